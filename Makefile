@@ -1,0 +1,46 @@
+# Evidence Portal: `make run` serves the portal, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+EVIDENCE_SEED ?= ../shared/data/pubmed
+export EVIDENCE_SEED
+
+.PHONY: run test lint format es-node bench venv venv-dev clean
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+venv-dev: $(BIN)/.installed-dev
+
+run: venv
+	bash scripts/run.sh
+
+test: venv-dev
+	bash scripts/test.sh
+
+lint: venv-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy records ingest search
+
+format: venv-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+es-node: venv-dev
+	bash scripts/es_node.sh
+
+bench: venv-dev
+	$(BIN)/python bench/search_latency.py
+
+clean:
+	rm -rf var .pytest_cache .coverage htmlcov

@@ -1,0 +1,191 @@
+"""Django settings for Evidence Portal, read from the environment.
+
+Every variable is documented in README.md (a test checks that) and listed in .env.example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from evidence_portal.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_optional,
+    env_path,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-deploy" if DEBUG else None)
+if not DEBUG and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is false")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+# Every piece of local state lives under one folder, so one variable relocates it all.
+EVIDENCE_DATA_DIR = env_path("EVIDENCE_DATA_DIR", Path("var"), base=BASE_DIR)
+
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", f"sqlite:///{EVIDENCE_DATA_DIR / 'evidence.sqlite3'}"),
+            conn_max_age=60,
+        )
+    }
+except ValueError as error:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL we understand: {error}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while the worker writes; IMMEDIATE avoids lock upgrades.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "evidence_portal.apps.EvidencePortalConfig",
+    "records",
+    "ingest",
+    "search",
+    "portal",
+    "curation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "evidence_portal.urls"
+WSGI_APPLICATION = "evidence_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = EVIDENCE_DATA_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "evidence-portal@localhost")
+
+# --- Search -----------------------------------------------------------------------------------
+SEARCH_BACKEND = env_choice("SEARCH_BACKEND", "embedded", ("embedded", "elasticsearch"))
+ELASTICSEARCH_URL = env_url("ELASTICSEARCH_URL", None, ("http", "https"))
+ELASTICSEARCH_API_KEY = env_optional("ELASTICSEARCH_API_KEY")
+ELASTICSEARCH_CA_CERTS = env_optional("ELASTICSEARCH_CA_CERTS")
+if SEARCH_BACKEND == "elasticsearch" and not ELASTICSEARCH_URL:
+    raise ImproperlyConfigured("ELASTICSEARCH_URL is required when SEARCH_BACKEND is elasticsearch")
+
+SEARCH_INDEX_DIR = EVIDENCE_DATA_DIR / "index"
+SEARCH_BACKENDS = {
+    "embedded": {
+        "BACKEND": "search.backends.embedded.EmbeddedBackend",
+        "OPTIONS": {"path": str(SEARCH_INDEX_DIR)},
+    },
+    "elasticsearch": {
+        "BACKEND": "search.backends.elastic.ElasticsearchBackend",
+        "OPTIONS": {
+            "url": ELASTICSEARCH_URL,
+            "api_key": ELASTICSEARCH_API_KEY,
+            "ca_certs": ELASTICSEARCH_CA_CERTS,
+            "index_prefix": env_str("ELASTICSEARCH_INDEX_PREFIX", "evidence"),
+        },
+    },
+}
+SEARCH_DEFAULT_BACKEND = SEARCH_BACKEND
+SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
+SEARCH_RRF_K = env_int("SEARCH_RRF_K", 60, minimum=1)
+SEARCH_EVIDENCE_WEIGHT = env_float("SEARCH_EVIDENCE_WEIGHT", 0.15)
+SEARCH_RECENCY_WEIGHT = env_float("SEARCH_RECENCY_WEIGHT", 0.05)
+
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+EMBEDDING_MAX_TOKENS = env_int("EMBEDDING_MAX_TOKENS", 256, minimum=16)
+EMBEDDING_CACHE_DIR = EVIDENCE_DATA_DIR / "cache" / "embeddings"
+
+# --- Harvesting ---------------------------------------------------------------------------------
+NCBI_EMAIL = env_optional("NCBI_EMAIL")
+NCBI_API_KEY = env_optional("NCBI_API_KEY")
+NCBI_TOOL = env_str("NCBI_TOOL", "evidence-portal")
+EUTILS_BASE_URL = env_url("EUTILS_BASE_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/", ("http", "https"))
+EVIDENCE_SEED = env_optional("EVIDENCE_SEED")
+
+# --- Celery -----------------------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL",
+    REDIS_URL or f"sqla+sqlite:///{EVIDENCE_DATA_DIR / 'celery-broker.sqlite3'}",
+    ("redis", "rediss", "unix", "sqla+sqlite", "sqla+postgresql", "amqp", "filesystem"),
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

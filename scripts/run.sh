@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up and serve the portal on the embedded default: http://127.0.0.1:8000/
+# Called by `make run` after the virtual environment is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export EVIDENCE_DATA_DIR="${EVIDENCE_DATA_DIR:-var}"
+mkdir -p "$EVIDENCE_DATA_DIR"
+if [ -z "${SECRET_KEY:-}" ]; then
+  # A local install gets its own random key, kept with the rest of its state.
+  key_file="$EVIDENCE_DATA_DIR/secret_key"
+  [ -s "$key_file" ] || $PY -c "import secrets; print(secrets.token_urlsafe(50))" > "$key_file"
+  SECRET_KEY="$(cat "$key_file")"
+  export SECRET_KEY
+fi
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+
+$PY manage.py check --deploy --fail-level ERROR >/dev/null
+$PY manage.py migrate --noinput
+$PY manage.py collectstatic --noinput >/dev/null
+$PY manage.py bootstrap
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+.venv/bin/celery -A evidence_portal worker --loglevel INFO --concurrency 1 \
+  --logfile "$EVIDENCE_DATA_DIR/worker.log" &
+pids+=($!)
+.venv/bin/gunicorn evidence_portal.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
+  --access-logfile "$EVIDENCE_DATA_DIR/access.log" &
+pids+=($!)
+
+for _ in $(seq 1 120); do
+  if curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+$PY manage.py enqueue_backfill >/dev/null || echo "warning: could not enqueue the embedding backfill" >&2
+echo "Evidence Portal is running at http://$HOST:$PORT/ (Ctrl-C to stop)"
+wait -n "${pids[@]}"
