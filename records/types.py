@@ -118,3 +118,14 @@ class LoadCounts:
         self.deleted += other.deleted
         self.skipped += other.skipped
         self.problems.extend(other.problems)
+
+
+@dataclass(frozen=True)
+class DeletedCitation:
+    """A ``<DeleteCitation>`` entry of a PubMed update file: the record must be tombstoned."""
+
+    source: str
+    source_id: str
+
+
+ParsedItem = ParsedRecord | DeletedCitation | ParseProblem
