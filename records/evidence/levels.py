@@ -1,0 +1,64 @@
+"""The evidence scale: ordered levels, strongest first (see docs/evidence-levels.md)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class EvidenceLevel(enum.StrEnum):
+    GUIDELINE = "guideline"
+    SYSTEMATIC_REVIEW = "systematic_review"
+    RCT = "rct"
+    NON_RANDOMISED_TRIAL = "non_randomised_trial"
+    COHORT = "cohort"
+    CASE_CONTROL = "case_control"
+    CROSS_SECTIONAL = "cross_sectional"
+    CASE_SERIES = "case_series"
+    NARRATIVE_REVIEW = "narrative_review"
+    EXPERT_OPINION = "expert_opinion"
+    PRECLINICAL = "preclinical"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LevelInfo:
+    level: EvidenceLevel
+    rank: int  # 1 is strongest
+    name: str
+    short_name: str
+    colour: str  # badge background; text on it is white or black for WCAG AA contrast
+    text_colour: str
+
+
+LEVELS: tuple[LevelInfo, ...] = (
+    LevelInfo(EvidenceLevel.GUIDELINE, 1, "Clinical practice guideline", "Guideline", "#1b5e20", "#ffffff"),
+    LevelInfo(EvidenceLevel.SYSTEMATIC_REVIEW, 2, "Systematic review / meta-analysis", "Systematic review", "#2e7d32", "#ffffff"),
+    LevelInfo(EvidenceLevel.RCT, 3, "Randomised controlled trial", "RCT", "#0d47a1", "#ffffff"),
+    LevelInfo(EvidenceLevel.NON_RANDOMISED_TRIAL, 4, "Non-randomised controlled trial", "Non-randomised trial", "#1565c0", "#ffffff"),
+    LevelInfo(EvidenceLevel.COHORT, 5, "Cohort study", "Cohort", "#4527a0", "#ffffff"),
+    LevelInfo(EvidenceLevel.CASE_CONTROL, 6, "Case-control study", "Case-control", "#6a1b9a", "#ffffff"),
+    LevelInfo(EvidenceLevel.CROSS_SECTIONAL, 7, "Cross-sectional study", "Cross-sectional", "#7b1fa2", "#ffffff"),
+    LevelInfo(EvidenceLevel.CASE_SERIES, 8, "Case series / case report", "Case report", "#e65100", "#000000"),
+    LevelInfo(EvidenceLevel.NARRATIVE_REVIEW, 9, "Narrative review", "Review", "#f9a825", "#000000"),
+    LevelInfo(EvidenceLevel.EXPERT_OPINION, 10, "Expert opinion (editorial, comment, letter)", "Opinion", "#bdbdbd", "#000000"),
+    LevelInfo(EvidenceLevel.PRECLINICAL, 11, "Preclinical (animal or in-vitro)", "Preclinical", "#8d6e63", "#000000"),
+    LevelInfo(EvidenceLevel.UNKNOWN, 12, "Unknown design", "Unknown", "#eeeeee", "#000000"),
+)
+_BY_LEVEL = {info.level: info for info in LEVELS}
+_WEAKEST = max(info.rank for info in LEVELS)
+
+
+def level_info(level: str | None) -> LevelInfo:
+    """Return the scale entry for a level slug; None or an unknown slug is UNKNOWN."""
+    try:
+        return _BY_LEVEL[EvidenceLevel(level or EvidenceLevel.UNKNOWN)]
+    except ValueError:
+        return _BY_LEVEL[EvidenceLevel.UNKNOWN]
+
+
+def level_strength(level: str | None, *, retracted: bool = False) -> float:
+    """Return 1.0 for the strongest level down to 0.0 for unknown; retracted records get 0.0."""
+    if retracted:
+        return 0.0
+    return (_WEAKEST - level_info(level).rank) / (_WEAKEST - 1)
