@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-EVIDENCE_SEED ?= ../shared/data/pubmed
+EVIDENCE_SEED ?= $(wildcard ../shared/data/pubmed)
 export EVIDENCE_SEED
 
 .PHONY: run test lint format es-node bench venv venv-dev clean
