@@ -33,7 +33,8 @@ pids+=($!)
 pids+=($!)
 
 for _ in $(seq 1 120); do
-  if curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
+  if $PY -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
   sleep 0.5
 done
 $PY manage.py enqueue_backfill >/dev/null || echo "warning: could not enqueue the embedding backfill" >&2
