@@ -1,0 +1,13 @@
+"""Create the "guideline authors" group: its members may own collections."""
+
+from django.db import migrations
+
+
+def create_group(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.get_or_create(name="guideline authors")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("curation", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+
+    operations = [migrations.RunPython(create_group, migrations.RunPython.noop)]
