@@ -23,3 +23,5 @@ class IndexDocument:
     retracted: bool = False
     content_hash: str = ""
     vector: tuple[float, ...] | None = field(default=None, compare=False)
+    # The model that produced ``vector``; backends store it and refuse a mismatch.
+    vector_model: str = field(default="", compare=False)

@@ -141,6 +141,15 @@ class SearchBackend(abc.ABC):
     def health(self) -> Health:
         """Say whether the backend answers, and how much it holds."""
 
+    # --- optional (defaults suit a backend without them) -------------------------------------
+    def vector_space(self) -> tuple[str, int] | None:
+        """Return (model name, dimension) of the stored vectors, or None when there are none."""
+        return None
+
+    def suggest_terms(self, prefix: str, *, limit: int) -> list[str]:
+        """Return MeSH terms and titles that start with ``prefix`` (for autocomplete)."""
+        return []
+
     # --- generations (zero-downtime rebuilds) -----------------------------------------------
     @abc.abstractmethod
     def create_generation(self) -> str:

