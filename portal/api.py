@@ -1,7 +1,200 @@
-"""Search and record endpoints of the JSON API."""
+"""Search and record endpoints of the JSON API (``/api/v1/search``, ``/api/v1/records/{pmid}``).
+
+Parameters are declared as strings so that a bad value reaches ``SearchForm`` and comes back as a
+400 with a message naming the parameter (the same validation as the search page), rather than
+django-ninja's generic 422.
+"""
 
 from __future__ import annotations
 
-from ninja import Router
+import threading
+from typing import Any
 
-router = Router(tags=["search"])
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+from ninja.throttling import SimpleRateThrottle
+
+from portal import presenters, selectors
+from portal.forms import MAX_PAGE_SIZE, SearchForm
+from search.backends.base import SearchBackendUnavailable
+
+DEFAULT_RATE = "600/m"
+
+
+class ClientRateThrottle(SimpleRateThrottle):
+    """Per-client (IP address) sliding-window limit, rate from ``settings.PORTAL_API_RATE``.
+
+    Unlike ninja's throttles it keeps no per-request state on the (shared) instance, so it is
+    safe under a threaded server.
+    """
+
+    scope = "portal-api"
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        super().__init__(DEFAULT_RATE)
+
+    def get_cache_key(self, request: HttpRequest) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        num_requests, duration = self.parse_rate(getattr(settings, "PORTAL_API_RATE", DEFAULT_RATE))
+        if not num_requests or not duration:
+            return True
+        key = self.get_cache_key(request)
+        now = self.timer()
+        with self._lock:
+            history = [stamp for stamp in self.cache.get(key, []) if stamp > now - duration]
+            if len(history) >= num_requests:
+                return False
+            history.insert(0, now)
+            self.cache.set(key, history, duration)
+        return True
+
+    def wait(self) -> float | None:
+        return None
+
+
+router = Router(tags=["search"], throttle=[ClientRateThrottle()])
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: dict[str, list[str]] = Field(default_factory=dict, description="Messages per parameter")
+
+
+class ScoreBreakdownOut(Schema):
+    bm25_rank: int | None
+    vector_rank: int | None
+    fused_score: float
+    evidence_boost: float
+    recency_boost: float
+    final_score: float
+
+
+class LinksOut(Schema):
+    record: str = Field(description="The record's page on this portal")
+    pubmed: str | None
+    doi: str | None
+    pmc: str | None = Field(description="Free full text in PubMed Central")
+    source: str | None = Field(description="The publisher's page, for records that are not in PubMed")
+
+
+class SearchResultOut(Schema):
+    pmid: str | None
+    uid: str
+    title: str
+    journal: str
+    year: int | None
+    authors: list[str]
+    evidence_level: str
+    evidence_explanation: dict[str, Any]
+    predicted: bool = Field(description="The level came from the classifier, not from PubMed metadata")
+    retracted: bool
+    snippet: str = Field(description="HTML: escaped text with matched terms in <mark>")
+    score_breakdown: ScoreBreakdownOut | None
+    links: LinksOut
+
+
+class SearchOut(Schema):
+    count: int
+    page: int
+    page_size: int
+    pending_vectors: int = Field(description="Records not yet embedded; search uses what is ready")
+    results: list[SearchResultOut]
+    facets: dict[str, dict[str, int]]
+
+
+class RecordOut(Schema):
+    pmid: str | None
+    uid: str
+    kind: str
+    source: str
+    source_id: str
+    title: str
+    abstract: str
+    abstract_sections: list[dict[str, Any]]
+    journal: str
+    journal_abbreviation: str
+    publication_date: str | None
+    publication_date_raw: str
+    year: int | None
+    authors: list[str]
+    doi: str | None
+    pmcid: str | None
+    language: str
+    publication_types: list[str]
+    mesh_headings: list[dict[str, Any]]
+    keywords: list[str]
+    issuing_body: str
+    recommendation_text: str
+    evidence_level: str
+    evidence_explanation: dict[str, Any]
+    predicted: bool
+    retracted: bool
+    retraction_notice: bool
+    has_erratum: bool
+    version: int
+    links: LinksOut
+
+
+class SearchParams(Schema):
+    q: str = Field("", description='Free text: words and "quoted phrases"')
+    population: str = ""
+    intervention: str = ""
+    comparison: str = ""
+    outcome: str = ""
+    level: list[str] = Field(default_factory=list, description="Evidence level slug; repeatable")
+    year_from: str | None = Field(None, description="Integer year, 1800-2100")
+    year_to: str | None = Field(None, description="Integer year, 1800-2100")
+    type: list[str] = Field(default_factory=list, description="Publication type; repeatable")
+    language: list[str] = Field(default_factory=list, description="Language code (eng, fre...); repeatable")
+    free_full_text: str | None = Field(None, description="true or false")
+    sort: str | None = Field(None, description="evidence (default), relevance or newest")
+    page: str | None = Field(None, description="Integer from 1")
+    page_size: str | None = Field(None, description=f"Integer; capped at {MAX_PAGE_SIZE}")
+
+
+@router.get(
+    "/search",
+    response={200: SearchOut, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+    summary="Search graded evidence",
+    operation_id="search",
+)
+def search(request: HttpRequest, params: Query[SearchParams]) -> Status[dict[str, Any]]:
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        return Status(400, {"detail": "Invalid search parameters", "errors": form.error_messages()})
+    if not form.has_query():
+        message = "Give q, a PICO part (population, intervention, comparison, outcome) or a filter"
+        return Status(400, {"detail": message, "errors": {"q": [message]}})
+    search_request = form.to_search_request()
+    try:
+        page = selectors.run_search(search_request)
+    except SearchBackendUnavailable:
+        return Status(503, {"detail": "Search is temporarily unavailable; try again shortly", "errors": {}})
+    return Status(
+        200,
+        {
+            "count": page.total,
+            "page": search_request.page,
+            "page_size": search_request.page_size,
+            "pending_vectors": page.pending_vectors,
+            "results": [presenters.result_payload(result) for result in page.results],
+            "facets": page.facets,
+        },
+    )
+
+
+@router.get(
+    "/records/{pmid}",
+    response={200: RecordOut, 404: ErrorOut, 429: ErrorOut},
+    summary="One record, whole",
+    operation_id="record",
+)
+def record(request: HttpRequest, pmid: str) -> Status[dict[str, Any]]:
+    found = selectors.record_by_key(pmid)
+    if found is None:
+        return Status(404, {"detail": f"No record with id {pmid!r}", "errors": {}})
+    return Status(200, presenters.record_payload(found))

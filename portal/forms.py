@@ -1,0 +1,129 @@
+"""The search parameters, validated once for the page and the API (strictly: bad input is a 400)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from records.evidence.levels import LEVELS
+from search.backends.base import SearchFilters
+from search.types import SORT_MODES, SearchRequest
+
+MAX_PAGE_SIZE = 50
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE = 500
+MIN_YEAR = 1800
+MAX_YEAR = 2100
+MAX_TEXT = 500
+MAX_PICO = 200
+MAX_VALUES = 20
+
+LEVEL_CHOICES = [(info.level.value, info.name) for info in LEVELS]
+SORT_CHOICES = [("evidence", "Best evidence"), ("relevance", "Relevance"), ("newest", "Newest")]
+assert tuple(value for value, _ in SORT_CHOICES) == SORT_MODES
+TEXT_PARAMS = ("q", "population", "intervention", "comparison", "outcome")
+FILTER_PARAMS = ("level", "year_from", "year_to", "type", "free_full_text", "language")
+
+
+class MultipleTextField(forms.Field):
+    """A repeatable free-text parameter (``?type=A&type=B``): a list of short, distinct strings."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, max_length: int = 100, **kwargs: Any) -> None:
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        values = [str(item).strip() for item in (value or [])]
+        values = list(dict.fromkeys(item for item in values if item))
+        if len(values) > MAX_VALUES:
+            raise forms.ValidationError(f"At most {MAX_VALUES} values are allowed.", code="too_many")
+        for item in values:
+            if len(item) > self.max_length:
+                raise forms.ValidationError(
+                    f"Each value must be at most {self.max_length} characters.", code="max_length"
+                )
+        return values
+
+
+class SearchForm(forms.Form):
+    """Everything a search page URL or ``GET /api/v1/search`` may carry."""
+
+    q = forms.CharField(required=False, max_length=MAX_TEXT, label="Search the evidence", strip=True)
+    population = forms.CharField(required=False, max_length=MAX_PICO, label="Population / problem")
+    intervention = forms.CharField(required=False, max_length=MAX_PICO, label="Intervention")
+    comparison = forms.CharField(required=False, max_length=MAX_PICO, label="Comparison")
+    outcome = forms.CharField(required=False, max_length=MAX_PICO, label="Outcome")
+    level = forms.MultipleChoiceField(
+        required=False,
+        choices=LEVEL_CHOICES,
+        label="Evidence level",
+        error_messages={"invalid_choice": "Unknown evidence level %(value)s."},
+    )
+    year_from = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label="From year")
+    year_to = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label="To year")
+    type = MultipleTextField(required=False, max_length=100, label="Publication type")
+    language = MultipleTextField(required=False, max_length=16, label="Language")
+    free_full_text = forms.TypedChoiceField(
+        required=False,
+        choices=[("", "Any"), ("true", "Yes"), ("false", "No")],
+        coerce=lambda value: value == "true",
+        empty_value=None,
+        label="Free full text only",
+    )
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort by")
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+    page_size = forms.IntegerField(required=False, min_value=1)
+
+    def clean_page_size(self) -> int:
+        size = self.cleaned_data.get("page_size")
+        return min(size, MAX_PAGE_SIZE) if size else DEFAULT_PAGE_SIZE
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        year_from, year_to = data.get("year_from"), data.get("year_to")
+        if year_from is not None and year_to is not None and year_from > year_to:
+            self.add_error("year_to", "The end year must not be before the start year.")
+        return data
+
+    def has_query(self) -> bool:
+        """Return whether the (valid) form asks for anything: text, a PICO part or a filter."""
+        data = self.cleaned_data
+        return any(data.get(name) for name in TEXT_PARAMS) or any(
+            data.get(name) not in (None, "", []) for name in FILTER_PARAMS
+        )
+
+    def to_search_request(self) -> SearchRequest:
+        """Return the ``SearchRequest`` of a valid form."""
+        data = self.cleaned_data
+        filters = SearchFilters(
+            evidence_levels=tuple(data.get("level") or ()),
+            year_from=data.get("year_from"),
+            year_to=data.get("year_to"),
+            publication_types=tuple(data.get("type") or ()),
+            free_full_text=True if data.get("free_full_text") else None,
+            languages=tuple(data.get("language") or ()),
+        )
+        return SearchRequest(
+            text=data.get("q") or "",
+            population=data.get("population") or "",
+            intervention=data.get("intervention") or "",
+            comparison=data.get("comparison") or "",
+            outcome=data.get("outcome") or "",
+            filters=filters,
+            sort=data.get("sort") or "evidence",
+            page=data.get("page") or 1,
+            page_size=data.get("page_size") or DEFAULT_PAGE_SIZE,
+        )
+
+    def error_messages(self) -> dict[str, list[str]]:
+        """Return the errors as plain ``{parameter: [message, ...]}``."""
+        return {field: [str(message) for message in messages] for field, messages in self.errors.items()}
+
+
+def search_form(params: QueryDict) -> SearchForm:
+    """Return a bound ``SearchForm`` for query parameters."""
+    return SearchForm(params)

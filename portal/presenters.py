@@ -1,0 +1,292 @@
+"""Pure shaping of records and search pages for templates and the JSON API (no queries here)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.http import QueryDict
+
+from records.evidence.levels import LEVELS, level_info
+
+if TYPE_CHECKING:
+    from records.models import EvidenceRecord
+    from search.types import ScoreBreakdown, SearchPage, SearchResult
+
+LANGUAGE_NAMES = {
+    "eng": "English",
+    "fre": "French",
+    "ger": "German",
+    "spa": "Spanish",
+    "ita": "Italian",
+    "por": "Portuguese",
+    "jpn": "Japanese",
+    "chi": "Chinese",
+    "rus": "Russian",
+    "dut": "Dutch",
+    "pol": "Polish",
+    "kor": "Korean",
+}
+
+
+@dataclass(frozen=True)
+class Badge:
+    """An evidence badge: colour for the eye, ``label`` for screen readers and the colour-blind."""
+
+    slug: str
+    name: str
+    short_name: str
+    colour: str
+    text_colour: str
+    predicted: bool
+    retracted: bool
+
+    @property
+    def label(self) -> str:
+        text = f"Evidence level: {self.name}"
+        if self.predicted:
+            text += " (predicted by the classifier)"
+        return text
+
+
+def badge_for(record: EvidenceRecord) -> Badge:
+    """Return the evidence badge of a record (unknown when ungraded)."""
+    info = level_info(record.evidence_level)
+    return Badge(
+        slug=info.level.value,
+        name=info.name,
+        short_name=info.short_name,
+        colour=info.colour,
+        text_colour=info.text_colour,
+        predicted=bool(record.evidence_predicted),
+        retracted=bool(record.retracted),
+    )
+
+
+def record_key(record: EvidenceRecord) -> str:
+    """Return the id the record page is addressed by: the PMID, else the record's uid."""
+    return record.pmid or record.uid
+
+
+def record_path(record: EvidenceRecord) -> str:
+    return f"/records/{record_key(record)}"
+
+
+def record_links(record: EvidenceRecord) -> dict[str, str | None]:
+    """Return the outside links of a record (None where absent) and its page on the portal."""
+    return {
+        "record": record_path(record),
+        "pubmed": record.pubmed_url or None,
+        "doi": record.doi_url or None,
+        "pmc": record.pmc_url or None,
+        "source": (record.url or None) if not record.pmid else None,
+    }
+
+
+def first_authors(record: EvidenceRecord, *, limit: int = 3) -> str:
+    """Return "A, B, C, et al." from the record's author list."""
+    names = [str(name) for name in (record.authors or []) if name]
+    if not names:
+        return ""
+    shown = ", ".join(names[:limit])
+    return f"{shown}, et al." if len(names) > limit else shown
+
+
+def explanation_text(record: EvidenceRecord) -> str:
+    explanation = record.evidence_explanation or {}
+    return str(explanation.get("text", "")) if isinstance(explanation, dict) else ""
+
+
+def breakdown_dict(breakdown: ScoreBreakdown | None) -> dict[str, Any] | None:
+    return asdict(breakdown) if breakdown is not None else None
+
+
+def result_payload(result: SearchResult) -> dict[str, Any]:
+    """Return one search result as the API shows it."""
+    record = result.record
+    return {
+        "pmid": record.pmid or None,
+        "uid": record.uid,
+        "title": record.title,
+        "journal": record.journal,
+        "year": record.publication_year,
+        "authors": list(record.authors or []),
+        "evidence_level": level_info(record.evidence_level).level.value,
+        "evidence_explanation": record.evidence_explanation or {},
+        "predicted": bool(record.evidence_predicted),
+        "retracted": bool(record.retracted),
+        "snippet": result.snippet_html,
+        "score_breakdown": breakdown_dict(result.breakdown),
+        "links": record_links(record),
+    }
+
+
+def record_payload(record: EvidenceRecord) -> dict[str, Any]:
+    """Return a record whole, as ``GET /api/v1/records/{pmid}`` shows it."""
+    return {
+        "pmid": record.pmid or None,
+        "uid": record.uid,
+        "kind": record.kind,
+        "source": record.source,
+        "source_id": record.source_id,
+        "title": record.title,
+        "abstract": record.abstract,
+        "abstract_sections": list(record.abstract_sections or []),
+        "journal": record.journal,
+        "journal_abbreviation": record.journal_abbreviation,
+        "publication_date": record.publication_date.isoformat() if record.publication_date else None,
+        "publication_date_raw": record.publication_date_raw,
+        "year": record.publication_year,
+        "authors": list(record.authors or []),
+        "doi": record.doi or None,
+        "pmcid": record.pmcid or None,
+        "language": record.language,
+        "publication_types": list(record.publication_types or []),
+        "mesh_headings": list(record.mesh_headings or []),
+        "keywords": list(record.keywords or []),
+        "issuing_body": record.issuing_body,
+        "recommendation_text": record.recommendation_text,
+        "evidence_level": level_info(record.evidence_level).level.value,
+        "evidence_explanation": record.evidence_explanation or {},
+        "predicted": bool(record.evidence_predicted),
+        "retracted": bool(record.retracted),
+        "retraction_notice": bool(record.retraction_notice),
+        "has_erratum": bool(record.has_erratum),
+        "version": record.version,
+        "links": record_links(record),
+    }
+
+
+# --- URLs: every bit of search state lives in the query string ----------------------------------
+def url_with(params: QueryDict, **changes: Any) -> str:
+    """Return ``?query`` for ``params`` with some keys replaced (None or [] removes a key).
+
+    Any change except to ``page`` itself sends the user back to page 1.
+    """
+    data = params.copy()
+    if "page" not in changes:
+        data.pop("page", None)
+    for key, value in changes.items():
+        data.pop(key, None)
+        if value is None or value == [] or value == "":
+            continue
+        if isinstance(value, (list, tuple)):
+            data.setlist(key, [str(item) for item in value])
+        else:
+            data[key] = str(value)
+    pairs = [(key, value) for key in data for value in data.getlist(key) if value != ""]
+    return "?" + urlencode(pairs) if pairs else "?"
+
+
+def toggled(values: list[str], value: str) -> list[str]:
+    return [item for item in values if item != value] if value in values else [*values, value]
+
+
+@dataclass(frozen=True)
+class FacetEntry:
+    value: str
+    label: str
+    count: int
+    selected: bool
+    url: str
+    colour: str = ""
+    text_colour: str = ""
+
+
+def level_facet(facets: dict[str, dict[str, int]], params: QueryDict, selected: list[str]) -> list[FacetEntry]:
+    """Return the evidence pyramid, strongest first, each level a link that toggles its filter."""
+    counts = facets.get("evidence_level", {})
+    entries = []
+    for info in LEVELS:
+        slug = info.level.value
+        count = int(counts.get(slug, 0))
+        if not count and slug not in selected:
+            continue
+        entries.append(
+            FacetEntry(
+                value=slug,
+                label=info.name,
+                count=count,
+                selected=slug in selected,
+                url=url_with(params, level=toggled(selected, slug)),
+                colour=info.colour,
+                text_colour=info.text_colour,
+            )
+        )
+    return entries
+
+
+def value_facet(
+    facets: dict[str, dict[str, int]],
+    name: str,
+    param: str,
+    params: QueryDict,
+    selected: list[str],
+    *,
+    limit: int = 8,
+    labels: dict[str, str] | None = None,
+) -> list[FacetEntry]:
+    """Return the commonest values of a facet (selected ones always shown), most frequent first."""
+    counts = facets.get(name, {})
+    ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), item[0]))
+    shown = [value for value, _ in ordered[:limit]]
+    shown += [value for value in selected if value not in shown]
+    return [
+        FacetEntry(
+            value=value,
+            label=(labels or {}).get(value, value),
+            count=int(counts.get(value, 0)),
+            selected=value in selected,
+            url=url_with(params, **{param: toggled(selected, value)}),
+        )
+        for value in shown
+    ]
+
+
+def year_bounds(facets: dict[str, dict[str, int]]) -> tuple[int | None, int | None]:
+    years = [int(year) for year, count in facets.get("publication_year", {}).items() if str(year).isdigit() and count]
+    return (min(years), max(years)) if years else (None, None)
+
+
+def free_full_text_count(facets: dict[str, dict[str, int]]) -> int:
+    counts = facets.get("free_full_text", {})
+    return int(counts.get("true", counts.get("True", counts.get("1", 0))))
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+    current: bool = False
+
+
+def sort_links(params: QueryDict, current: str, choices: list[tuple[str, str]]) -> list[Link]:
+    return [Link(label, url_with(params, sort=value), value == current) for value, label in choices]
+
+
+def pagination(page: SearchPage, params: QueryDict, *, window: int = 2) -> list[Link]:
+    """Return page links around the current page (first and last always shown)."""
+    current, last = page.request.page, page.page_count
+    numbers = sorted({1, last, *range(max(1, current - window), min(last, current + window) + 1)})
+    return [Link(str(number), url_with(params, page=number), number == current) for number in numbers]
+
+
+def active_filters(data: dict[str, Any], params: QueryDict) -> list[Link]:
+    """Return one "remove" link per active filter (used by the empty state and the filter bar)."""
+    links = []
+    for slug in data.get("level") or []:
+        links.append(Link(level_info(slug).name, url_with(params, level=toggled(data["level"], slug))))
+    for value in data.get("type") or []:
+        links.append(Link(value, url_with(params, type=toggled(data["type"], value))))
+    for value in data.get("language") or []:
+        links.append(
+            Link(LANGUAGE_NAMES.get(value, value), url_with(params, language=toggled(data["language"], value)))
+        )
+    if data.get("year_from"):
+        links.append(Link(f"from {data['year_from']}", url_with(params, year_from=None)))
+    if data.get("year_to"):
+        links.append(Link(f"to {data['year_to']}", url_with(params, year_to=None)))
+    if data.get("free_full_text"):
+        links.append(Link("free full text", url_with(params, free_full_text=None)))
+    return links
