@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run a real single-node Elasticsearch (tests/es_node) in the foreground on 127.0.0.1.
+# Prints exactly one line on stdout, ELASTICSEARCH_URL=http://127.0.0.1:PORT, once the node
+# answers HTTP; its logs go to stderr. Options: --port N (default: a free port), --data DIR
+# (default: a fresh temporary folder), --name NAME. ES_NODE_HEAP sets the heap (default 1g).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+node_dir="$root/tests/es_node"
+bash "$root/scripts/build_es_node.sh"
+
+heap="${ES_NODE_HEAP:-1g}"
+cmd=(java "-Xms${ES_NODE_HEAP_MIN:-256m}" "-Xmx$heap" -XX:+UseSerialGC
+  -Dtests.security.manager=false -Dtests.system_call_filter=false
+  -Des.set.netty.runtime.available.processors=false
+  "-Dlog4j2.configurationFile=$node_dir/target/classes/es-node-log4j2.properties"
+  -cp "$node_dir/target/classes:$node_dir/target/lib/*"
+  org.evidenceportal.esnode.EsNode "$@")
+
+if [ "$(id -u)" = "0" ]; then
+  # Elasticsearch will not run as root ("can not run elasticsearch as root"): drop to nobody.
+  user="${ES_NODE_USER:-65534}"
+  args=("$@")
+  for i in "${!args[@]}"; do
+    if [ "${args[$i]}" = "--data" ] && [ -n "${args[$((i + 1))]:-}" ]; then
+      mkdir -p "${args[$((i + 1))]}" && chown -R "$user:$user" "${args[$((i + 1))]}"
+    fi
+  done
+  exec setpriv --reuid="$user" --regid="$user" --clear-groups env HOME=/tmp "${cmd[@]}"
+fi
+exec "${cmd[@]}"
