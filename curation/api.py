@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, django_auth
 
@@ -214,11 +214,11 @@ def list_collections(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("", response={201: CollectionOut, 400: Error, 403: Error}, summary="Create a collection")
-def create_collection(request: HttpRequest, payload: CollectionIn) -> tuple[int, dict[str, Any]]:
+def create_collection(request: HttpRequest, payload: CollectionIn) -> Status[dict[str, Any]]:
     user = _user(request)
     with _errors():
         collection = services.collection_create(user=user, name=payload.name, description=payload.description)
-    return 201, _collection_out(user, collection)
+    return Status(201, _collection_out(user, collection))
 
 
 @router.get("/{collection_id}", response={200: CollectionOut, 404: Error})
@@ -247,13 +247,13 @@ def update_collection(request: HttpRequest, collection_id: int, payload: Collect
 
 
 @router.delete("/{collection_id}", response={204: None, 403: Error, 404: Error})
-def delete_collection(request: HttpRequest, collection_id: int) -> tuple[int, None]:
+def delete_collection(request: HttpRequest, collection_id: int) -> Status[None]:
     """Delete the collection with its items and snapshots (owner only)."""
     user = _user(request)
     with _errors():
         collection = selectors.collection_get(user=user, collection_id=collection_id)
         services.collection_delete(user=user, collection=collection)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{collection_id}/items", response={200: list[ItemOut], 404: Error})
@@ -264,13 +264,13 @@ def list_items(request: HttpRequest, collection_id: int) -> list[dict[str, Any]]
 
 
 @router.post("/{collection_id}/items", response={201: ItemOut, 400: Error, 403: Error, 404: Error})
-def add_item(request: HttpRequest, collection_id: int, payload: ItemIn) -> tuple[int, dict[str, Any]]:
+def add_item(request: HttpRequest, collection_id: int, payload: ItemIn) -> Status[dict[str, Any]]:
     """Add a record by PMID, guideline id or uid, with an optional note."""
     user = _user(request)
     with _errors():
         collection = selectors.collection_get(user=user, collection_id=collection_id)
         item = services.item_add(user=user, collection=collection, record=payload.record, note=payload.note)
-    return 201, _item_out(item)
+    return Status(201, _item_out(item))
 
 
 @router.patch("/{collection_id}/items/{item_id}", response={200: ItemOut, 400: Error, 403: Error, 404: Error})
@@ -290,22 +290,22 @@ def update_item(request: HttpRequest, collection_id: int, item_id: int, payload:
 
 
 @router.delete("/{collection_id}/items/{item_id}", response={204: None, 403: Error, 404: Error})
-def remove_item(request: HttpRequest, collection_id: int, item_id: int) -> tuple[int, None]:
+def remove_item(request: HttpRequest, collection_id: int, item_id: int) -> Status[None]:
     user = _user(request)
     with _errors():
         collection = selectors.collection_get(user=user, collection_id=collection_id)
         services.item_remove(user=user, item=selectors.item_get(collection, item_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/{collection_id}/snapshots", response={201: SnapshotOut, 400: Error, 403: Error, 404: Error})
-def create_snapshot(request: HttpRequest, collection_id: int, payload: SnapshotIn) -> tuple[int, dict[str, Any]]:
+def create_snapshot(request: HttpRequest, collection_id: int, payload: SnapshotIn) -> Status[dict[str, Any]]:
     """Freeze the collection into an immutable snapshot with a content hash."""
     user = _user(request)
     with _errors():
         collection = selectors.collection_get(user=user, collection_id=collection_id)
         snapshot = snapshots.snapshot_create(user=user, collection=collection, label=payload.label)
-    return 201, _snapshot_out(snapshot)
+    return Status(201, _snapshot_out(snapshot))
 
 
 @router.get("/{collection_id}/snapshots/{snapshot_id}", response={200: SnapshotOut, 404: Error})
