@@ -163,6 +163,16 @@ NCBI_API_KEY = env_optional("NCBI_API_KEY")
 NCBI_TOOL = env_str("NCBI_TOOL", "evidence-portal")
 EUTILS_BASE_URL = env_url("EUTILS_BASE_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/", ("http", "https"))
 EVIDENCE_SEED = env_optional("EVIDENCE_SEED")
+# Harvest tuning (ingest): request timeout, PMIDs per efetch, retries of transient failures
+# (429, 5xx, timeouts, truncated bodies) with exponential backoff, an explicit shared request
+# rate (0 = NCBI's 3/s, or 10/s with an API key) and how long `--wait` waits before it
+# re-enqueues the pending work of a run that stopped moving (a killed worker).
+EUTILS_TIMEOUT = env_float("EUTILS_TIMEOUT", 60.0)
+EUTILS_BATCH_SIZE = env_int("EUTILS_BATCH_SIZE", 200, minimum=1)
+EUTILS_MAX_RETRIES = env_int("EUTILS_MAX_RETRIES", 8)
+EUTILS_RETRY_BASE_SECONDS = env_float("EUTILS_RETRY_BASE_SECONDS", 2.0)
+EUTILS_RATE_LIMIT = env_float("EUTILS_RATE_LIMIT", 0.0)
+INGEST_STALL_SECONDS = env_float("INGEST_STALL_SECONDS", 120.0)
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))

@@ -9,3 +9,8 @@ os.environ.setdefault("EVIDENCE_DATA_DIR", tempfile.mkdtemp(prefix="evidence-tes
 from evidence_portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not memory: tests that start real Celery worker processes (tests/workers.py) hand the
+# same test database to the worker through DATABASE_URL.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["EVIDENCE_DATA_DIR"], "test-database.sqlite3")}  # noqa: F405

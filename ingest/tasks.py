@@ -1,0 +1,84 @@
+"""Celery tasks of the harvest: thin adapters from a work item id onto ``ingest.runs``.
+
+Each task takes one work item id (a JSON integer), is idempotent (a done or missing item is a
+no-op), acknowledges late, and retries with exponential backoff and jitter only on transient
+E-utilities failures (429, 5xx, timeouts, truncated bodies). Anything else marks the item failed
+with its reason. When a worker starts it re-enqueues the pending items of running runs, so a
+run whose worker was killed carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from ingest import runs
+from ingest.eutils import EutilsError, TransientEutilsError
+
+logger = logging.getLogger(__name__)
+
+TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+}
+
+
+def _run_step(task: Task, step: Any, item_id: int) -> None:
+    runs.item_attempted(item_id=item_id)
+    try:
+        step(item_id=item_id)
+    except TransientEutilsError as error:
+        max_retries = int(getattr(settings, "EUTILS_MAX_RETRIES", 8))
+        if task.request.retries >= max_retries:
+            runs.item_fail(item_id=item_id, error=f"gave up after {max_retries} retries: {error}")
+            return
+        delay = runs.run_retry_delay(retries=task.request.retries)
+        logger.warning("item %s: %s; retry %d in %.1f s", item_id, error, task.request.retries + 1, delay)
+        raise task.retry(countdown=delay, max_retries=max_retries) from None
+    except EutilsError as error:
+        runs.item_fail(item_id=item_id, error=str(error))
+    except (OSError, ValueError) as error:
+        runs.item_fail(item_id=item_id, error=f"{type(error).__name__}: {error}")
+
+
+@shared_task(name="ingest.pubmed.search_window", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
+def search_window(self: Task, item_id: int) -> None:
+    """Search one date window of a run (split it, or plan its fetch batches)."""
+    _run_step(self, runs.window_search, item_id)
+
+
+@shared_task(name="ingest.pubmed.fetch_batch", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
+def fetch_batch(self: Task, item_id: int) -> None:
+    """Fetch, parse and store one batch of PMIDs of a run."""
+    _run_step(self, runs.batch_fetch, item_id)
+
+
+@shared_task(name="ingest.load_file", soft_time_limit=3600, time_limit=3720, **TASK_OPTIONS)
+def load_file(self: Task, item_id: int) -> None:
+    """Load one PubMed XML or MEDLINE file of a run, then enqueue the run's next file."""
+    _run_step(self, runs.file_load, item_id)
+
+
+@shared_task(
+    name="ingest.resume_runs", bind=True, acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90
+)
+def resume_runs(self: Task) -> int:
+    """Enqueue the pending items of every running run again (safe to run at any time)."""
+    return runs.runs_resume_all()
+
+
+@worker_ready.connect
+def _resume_on_worker_start(**_: Any) -> None:
+    try:
+        sent = runs.runs_resume_all()
+    except Exception:  # a worker must start even when the database is not migrated yet
+        logger.exception("could not resume harvest runs at worker start")
+        return
+    if sent:
+        logger.info("re-enqueued %d pending harvest items at worker start", sent)
