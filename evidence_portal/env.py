@@ -86,14 +86,18 @@ def env_list(name: str, default: list[str], *, environ: Mapping[str, str] = os.e
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_url(name: str, default: str | None, schemes: tuple[str, ...], *, environ: Mapping[str, str] = os.environ) -> str | None:
+def env_url(
+    name: str, default: str | None, schemes: tuple[str, ...], *, environ: Mapping[str, str] = os.environ
+) -> str | None:
     """Return a URL variable whose scheme is one of ``schemes``, or ``default`` when unset."""
     value = env_optional(name, environ=environ)
     if value is None:
         return default
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in schemes:
-        raise ImproperlyConfigured(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {value!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {value!r}"
+        )
     return value
 
 
