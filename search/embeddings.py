@@ -114,6 +114,12 @@ class Embedder:
             self._cache.put_many({keys[i]: encoded[j] for j, i in enumerate(missing)})
         return out
 
+    def cached_vectors(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
+        """Return the disk-cached vectors of ``texts`` by position (nothing is encoded)."""
+        keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+        found = self._cache.get_many(keys)
+        return {i: found[key] for i, key in enumerate(keys) if key in found}
+
     def _embed_query(self, text: str) -> np.ndarray:
         vector = self._encode([text])[0]
         vector.setflags(write=False)

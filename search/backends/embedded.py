@@ -44,8 +44,11 @@ from search.backends.base import (
 from search.backends.embedded_store import Snapshot, State, check_vector, connect, grow_vectors
 from search.documents import IndexDocument
 
-TEXT_FIELDS = ("title", "abstract", "mesh", "keywords")
-DEFAULT_FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "mesh": 1.0, "keywords": 1.0}
+# "body" is title + abstract in one field (BM25 over the whole text, with the title repeated
+# ``title_repeat`` times); the separate fields add per-field boosts on top.
+TEXT_FIELDS = ("body", "title", "abstract", "mesh", "keywords")
+DEFAULT_FIELD_WEIGHTS = {"body": 1.0, "title": 0.0, "abstract": 0.0, "mesh": 0.0, "keywords": 0.0}
+DEFAULT_TITLE_REPEAT = 2
 YEAR_MAX = 10_000
 
 
@@ -66,9 +69,10 @@ def build_schema() -> tantivy.Schema:
 SCHEMA = build_schema()
 
 
-def _tantivy_document(doc: IndexDocument) -> tantivy.Document:
+def _tantivy_document(doc: IndexDocument, title_repeat: int) -> tantivy.Document:
     values: dict[str, Any] = {
         "doc_id": doc.doc_id,
+        "body": " ".join([doc.title] * max(title_repeat, 1) + [doc.abstract]),
         "title": doc.title,
         "abstract": doc.abstract,
         "mesh": list(doc.mesh_terms) or [""],
@@ -165,6 +169,7 @@ class EmbeddedBackend(SearchBackend):
         self.root = Path(str(options["path"]))
         self.fixed_generation: str | None = options.get("generation")
         self.field_weights = {**DEFAULT_FIELD_WEIGHTS, **dict(options.get("field_weights") or {})}
+        self.title_repeat = int(options.get("title_repeat") or DEFAULT_TITLE_REPEAT)
         self.ann_threshold = int(options.get("ann_threshold") or 200_000)
         self.heap_size = int(options.get("writer_heap_bytes") or 64_000_000)
         self._readers: dict[str, _Reader] = {}
@@ -309,7 +314,7 @@ class EmbeddedBackend(SearchBackend):
             for doc_id, doc in batch.items():
                 if doc_id in existing:
                     writer.delete_documents("doc_id", doc_id)
-                writer.add_document(_tantivy_document(doc))
+                writer.add_document(_tantivy_document(doc, self.title_repeat))
             writer.commit()
         except BaseException:
             writer.rollback()

@@ -1,0 +1,244 @@
+"""Pure builders for the Elasticsearch backend: the index template and the query bodies.
+
+No client calls here, so every body is testable without a node. User text only ever reaches
+Elasticsearch inside ``match`` / ``multi_match`` queries (analysed as plain text), never through
+``query_string``, so Lucene syntax in a search box cannot break or widen a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from search.backends.base import LexicalQuery, SearchFilters
+from search.documents import IndexDocument
+
+# The same per-field boosts as the embedded backend (title counts double).
+DEFAULT_FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "mesh_terms": 1.0, "keywords": 1.0}
+TEXT_FIELDS = tuple(DEFAULT_FIELD_WEIGHTS)
+VECTOR_FIELD = "vector"
+FACET_FIELDS = {
+    "evidence_level": "evidence_level",
+    "publication_year": "publication_year",
+    "publication_type": "publication_types",
+    "free_full_text": "free_full_text",
+    "language": "language",
+}
+FACET_BUCKETS = 1000
+# Field types the backend relies on; an index that maps one differently is refused clearly.
+EXPECTED_TYPES = {
+    "doc_id": "keyword",
+    "title": "text",
+    "abstract": "text",
+    "mesh_terms": "text",
+    "keywords": "text",
+    "evidence_level": "keyword",
+    "publication_year": "integer",
+    "publication_types": "keyword",
+    "journal": "keyword",
+    "language": "keyword",
+    "free_full_text": "boolean",
+    "retracted": "boolean",
+    "content_hash": "keyword",
+    VECTOR_FIELD: "dense_vector",
+}
+VECTOR_INDEX_TYPES = ("hnsw", "int8_hnsw")
+MAX_NUM_CANDIDATES = 10_000
+
+
+def index_mappings(*, vector_dims: int | None, vector_index_type: str = "hnsw") -> dict[str, Any]:
+    """Return the mappings of one generation index.
+
+    ``vector_dims`` None leaves the dimension to the first vector indexed (Elasticsearch then
+    fixes it and refuses any other). Raises ValueError for an unknown vector index type.
+    """
+    if vector_index_type not in VECTOR_INDEX_TYPES:
+        raise ValueError(f"vector_index_type must be one of {', '.join(VECTOR_INDEX_TYPES)}, not {vector_index_type!r}")
+    vector: dict[str, Any] = {
+        "type": "dense_vector",
+        "index": True,
+        "similarity": "cosine",
+        "index_options": {"type": vector_index_type, "m": 16, "ef_construction": 100},
+    }
+    if vector_dims:
+        vector["dims"] = int(vector_dims)
+    english = {"type": "text", "analyzer": "english"}
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "doc_id": {"type": "keyword"},
+            "title": english,
+            "abstract": english,
+            "mesh_terms": english,
+            "keywords": english,
+            "evidence_level": {"type": "keyword"},
+            "publication_year": {"type": "integer"},
+            "publication_types": {"type": "keyword"},
+            "journal": {"type": "keyword"},
+            "language": {"type": "keyword"},
+            "free_full_text": {"type": "boolean"},
+            "retracted": {"type": "boolean"},
+            "content_hash": {"type": "keyword"},
+            "vector_model": {"type": "keyword"},
+            VECTOR_FIELD: vector,
+        },
+    }
+
+
+def index_template(
+    *, pattern: str, shards: int, replicas: int, vector_dims: int | None, vector_index_type: str
+) -> dict[str, Any]:
+    """Return the body of the composable index template that every generation index gets."""
+    return {
+        "index_patterns": [pattern],
+        "priority": 500,
+        "template": {
+            "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
+            "mappings": index_mappings(vector_dims=vector_dims, vector_index_type=vector_index_type),
+        },
+        "_meta": {"managed_by": "evidence-portal"},
+    }
+
+
+def source_of(doc: IndexDocument) -> dict[str, Any]:
+    """Return the stored ``_source`` of one document (the vector only when present)."""
+    body: dict[str, Any] = {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "abstract": doc.abstract,
+        "mesh_terms": list(doc.mesh_terms),
+        "keywords": list(doc.keywords),
+        "evidence_level": doc.evidence_level,
+        "publication_year": doc.publication_year,
+        "publication_types": list(doc.publication_types),
+        "journal": doc.journal,
+        "language": doc.language,
+        "free_full_text": doc.free_full_text,
+        "retracted": doc.retracted,
+        "content_hash": doc.content_hash,
+    }
+    if doc.vector is not None:
+        body[VECTOR_FIELD] = [float(v) for v in doc.vector]
+        body["vector_model"] = doc.vector_model
+    return body
+
+
+def _any_term(field: str, values: Sequence[str], *, case_insensitive: bool = False) -> dict[str, Any]:
+    clauses = [{"term": {field: {"value": v, "case_insensitive": case_insensitive}}} for v in values]
+    return {"bool": {"should": clauses, "minimum_should_match": 1}}
+
+
+def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
+    """Return non-scoring clauses keeping only documents that pass ``filters``."""
+    out: list[dict[str, Any]] = []
+    if filters.evidence_levels:
+        out.append({"terms": {"evidence_level": list(filters.evidence_levels)}})
+    if filters.year_from is not None or filters.year_to is not None:
+        bounds: dict[str, int] = {}
+        if filters.year_from is not None:
+            bounds["gte"] = int(filters.year_from)
+        if filters.year_to is not None:
+            bounds["lte"] = int(filters.year_to)
+        out.append({"range": {"publication_year": bounds}})
+    if filters.publication_types:
+        out.append(_any_term("publication_types", filters.publication_types, case_insensitive=True))
+    if filters.free_full_text is not None:
+        out.append({"term": {"free_full_text": bool(filters.free_full_text)}})
+    if filters.languages:
+        out.append(_any_term("language", filters.languages, case_insensitive=True))
+    if not filters.include_retracted:
+        out.append({"term": {"retracted": False}})
+    return out
+
+
+def filter_query(filters: SearchFilters) -> dict[str, Any]:
+    """Return a query matching every document that passes ``filters``."""
+    clauses = filter_clauses(filters)
+    return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+
+
+def _fields(weights: dict[str, float], factor: float = 1.0) -> list[str]:
+    return [f"{name}^{weights.get(name, 1.0) * factor:g}" for name in TEXT_FIELDS if weights.get(name, 1.0) > 0]
+
+
+def lexical_query(query: LexicalQuery, filters: SearchFilters, weights: dict[str, float]) -> dict[str, Any] | None:
+    """Return the BM25 query for ``query`` (None when nothing is searchable).
+
+    Free terms are OR-ed; each is scored in every text field with that field's boost (like the
+    embedded backend's per-field term clauses). Quoted phrases must match in some field. Filters
+    go in the non-scoring ``filter`` part of the same query.
+    """
+    term_weights = list(query.term_weights) + [1.0] * (len(query.terms) - len(query.term_weights))
+    should = []
+    for term, weight in zip(query.terms, term_weights, strict=False):
+        if term.strip() and weight > 0:
+            fields = _fields(weights)
+            should.append({"multi_match": {"query": term, "fields": fields, "type": "most_fields", "boost": weight}})
+    must = []
+    for phrase in query.phrases:
+        if phrase.strip():
+            must.append({"multi_match": {"query": phrase, "fields": _fields(weights), "type": "phrase"}})
+    if not should and not must:
+        return None
+    body: dict[str, Any] = {"filter": filter_clauses(filters)}
+    if must:
+        body["must"] = must
+    if should:
+        body["should"] = should
+        # Free terms are optional beside a required phrase, required (any of them) otherwise.
+        body["minimum_should_match"] = 0 if must else 1
+    return {"bool": body}
+
+
+def knn_clause(vector: Sequence[float], filters: SearchFilters, limit: int) -> dict[str, Any]:
+    """Return the top-level ``knn`` section: ``limit`` nearest, the filters applied inside."""
+    candidates = min(max(limit * 10, 100), MAX_NUM_CANDIDATES)
+    clause: dict[str, Any] = {
+        "field": VECTOR_FIELD,
+        "query_vector": [float(v) for v in vector],
+        "k": limit,
+        "num_candidates": max(candidates, limit),
+    }
+    clauses = filter_clauses(filters)
+    if clauses:
+        clause["filter"] = clauses
+    return clause
+
+
+def cosine_from_score(score: float) -> float:
+    """Elasticsearch scores cosine similarity as (1 + cos) / 2; return the cosine itself."""
+    return 2.0 * float(score) - 1.0
+
+
+def facet_aggregations() -> dict[str, Any]:
+    """Return one terms aggregation per facet."""
+    return {name: {"terms": {"field": field, "size": FACET_BUCKETS}} for name, field in FACET_FIELDS.items()}
+
+
+def facet_counts_from(aggregations: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Turn the aggregation response into ``{facet: {value: count}}`` like the embedded backend."""
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+    for name in FACET_FIELDS:
+        for bucket in aggregations.get(name, {}).get("buckets", []):
+            if name == "free_full_text":
+                key = "yes" if bucket.get("key_as_string") == "true" or bucket["key"] in (1, True) else "no"
+            else:
+                key = str(bucket["key"])
+            if key == "":
+                continue
+            facets[name][key] = facets[name].get(key, 0) + int(bucket["doc_count"])
+    return facets
+
+
+def mapping_conflicts(properties: dict[str, Any]) -> list[str]:
+    """Return a line per field whose mapped type differs from the one this backend needs."""
+    problems = []
+    for field, expected in EXPECTED_TYPES.items():
+        mapped = properties.get(field, {}).get("type", "object" if "properties" in properties.get(field, {}) else None)
+        if mapped is not None and mapped != expected:
+            problems.append(f"field {field!r} is mapped as {mapped}, expected {expected}")
+    for field in TEXT_FIELDS:
+        analyzer = properties.get(field, {}).get("analyzer")
+        if properties.get(field, {}).get("type") == "text" and analyzer not in (None, "english"):
+            problems.append(f"field {field!r} uses analyzer {analyzer}, expected english")
+    return problems

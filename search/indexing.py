@@ -1,0 +1,275 @@
+"""Keep the search index in step with the database (writes; called by tasks and commands).
+
+- ``records_index``: text at once (lexical search works immediately), vectors marked pending.
+- ``embed_pending``: embeds pending records in batches and re-indexes them with vectors.
+- ``rebuild_index``: a new generation (create, fill, verify, switch, drop old).
+- ``reconcile_index``: counts and a content-hash checksum against the database; repairs drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from records.models import EvidenceRecord
+from search.backends import get_backend
+from search.backends.base import IndexReport, SearchBackend, SearchBackendError, SearchFilters
+from search.documents import IndexDocument
+from search.embeddings import document_text, get_embedder
+from search.models import IndexEntry
+
+logger = logging.getLogger(__name__)
+
+EMBED_BATCH = 64
+CHUNK = 500
+
+
+def record_text(record: EvidenceRecord) -> str:
+    """Return the abstract text indexed for a record (guideline recommendations included)."""
+    abstract = record.abstract or " ".join(str(s.get("text", "")) for s in record.abstract_sections or [])
+    return f"{abstract} {record.recommendation_text}".strip() if record.recommendation_text else abstract
+
+
+def document_for(record: EvidenceRecord, *, vector: Sequence[float] | None = None, model: str = "") -> IndexDocument:
+    """Return the IndexDocument of a record; its content_hash covers every indexed field."""
+    fields = {
+        "doc_id": record.uid,
+        "title": record.title,
+        "abstract": record_text(record),
+        "mesh_terms": [str(h.get("descriptor", "")) for h in record.mesh_headings or [] if isinstance(h, dict)],
+        "keywords": [str(k) for k in record.keywords or []],
+        "evidence_level": record.evidence_level or "unknown",
+        "publication_year": record.publication_year,
+        "publication_types": [str(t) for t in record.publication_types or []],
+        "journal": record.journal,
+        "language": record.language,
+        "free_full_text": record.free_full_text,
+        "retracted": record.retracted,
+    }
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return IndexDocument(
+        doc_id=record.uid,
+        title=record.title,
+        abstract=fields["abstract"],  # type: ignore[arg-type]
+        mesh_terms=tuple(fields["mesh_terms"]),  # type: ignore[arg-type]
+        keywords=tuple(fields["keywords"]),  # type: ignore[arg-type]
+        evidence_level=record.evidence_level or "unknown",
+        publication_year=record.publication_year,
+        publication_types=tuple(fields["publication_types"]),  # type: ignore[arg-type]
+        journal=record.journal,
+        language=record.language,
+        free_full_text=record.free_full_text,
+        retracted=record.retracted,
+        content_hash=digest,
+        vector=tuple(float(v) for v in vector) if vector is not None else None,
+        vector_model=model if vector is not None else "",
+    )
+
+
+def _embedding_text(record: EvidenceRecord) -> str:
+    return document_text(record.title, record_text(record))
+
+
+def records_index(*, record_ids: Sequence[int], backend: SearchBackend | None = None) -> IndexReport:
+    """Index the text of the given records now (vectors pending); remove deleted records.
+
+    Unchanged records (same content hash) are skipped, so calling twice changes nothing.
+    Returns the backend's report; raises SearchBackendError when the backend fails.
+    """
+    backend = backend or get_backend()
+    records = list(EvidenceRecord.objects.filter(id__in=list(record_ids)).select_related("index_entry"))
+    gone = [r for r in records if r.deleted_at is not None]
+    report = IndexReport()
+    if gone:
+        backend.delete_documents([r.uid for r in gone])
+        IndexEntry.objects.filter(record__in=gone).delete()
+    changed: list[tuple[EvidenceRecord, IndexDocument]] = []
+    for record in records:
+        if record.deleted_at is not None:
+            continue
+        doc = document_for(record)
+        entry = getattr(record, "index_entry", None)
+        if entry is not None and entry.content_hash == doc.content_hash and entry.doc_id == doc.doc_id:
+            report.skipped += 1
+            continue
+        changed.append((record, doc))
+    if changed:
+        result = backend.index_documents([doc for _, doc in changed])
+        report.indexed, report.errors = result.indexed, result.errors
+        with transaction.atomic():
+            for record, doc in changed:
+                IndexEntry.objects.update_or_create(
+                    record=record,
+                    defaults={"doc_id": doc.doc_id, "content_hash": doc.content_hash, "vector_ready": False},
+                )
+    return report
+
+
+def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
+    """Embed up to ``limit`` records whose vectors are pending and index them with vectors.
+
+    Returns how many records got a vector. Raises EmbeddingError / SearchBackendError.
+    """
+    backend = backend or get_backend()
+    entries = list(
+        IndexEntry.objects.filter(vector_ready=False, record__deleted_at__isnull=True)
+        .select_related("record")
+        .order_by("id")[: max(limit, 0)]
+    )
+    if not entries:
+        return 0
+    embedder = get_embedder()
+    done = 0
+    for start in range(0, len(entries), EMBED_BATCH):
+        batch = entries[start : start + EMBED_BATCH]
+        vectors = embedder.embed_texts([_embedding_text(e.record) for e in batch])
+        docs = [
+            document_for(e.record, vector=v, model=embedder.model_name) for e, v in zip(batch, vectors, strict=True)
+        ]
+        backend.index_documents(docs)
+        with transaction.atomic():
+            for entry, doc in zip(batch, docs, strict=True):
+                IndexEntry.objects.filter(pk=entry.pk).update(
+                    vector_ready=True, vector_model=embedder.model_name, content_hash=doc.content_hash
+                )
+        done += len(batch)
+    return done
+
+
+def _live_records() -> Iterator[list[EvidenceRecord]]:
+    chunk: list[EvidenceRecord] = []
+    for record in EvidenceRecord.objects.filter(deleted_at__isnull=True).order_by("id").iterator(chunk_size=CHUNK):
+        chunk.append(record)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class RebuildReport:
+    generation: str
+    indexed: int = 0
+    with_vectors: int = 0
+    dropped: list[str] = field(default_factory=list)
+
+
+def rebuild_index(*, backend: SearchBackend | None = None) -> RebuildReport:
+    """Build a fresh generation from the database, verify its count, switch to it, drop the old.
+
+    Vectors whose text is already in the embedding disk cache are carried over; the rest are
+    left pending for ``embed_pending``. Raises SearchBackendError when verification fails (the
+    live generation is left untouched).
+    """
+    backend = backend or get_backend()
+    old = backend.generations()
+    generation = backend.create_generation()
+    target = backend.generation_backend(generation)
+    embedder = get_embedder()
+    report = RebuildReport(generation=generation)
+    ready: dict[int, str] = {}
+    hashes: dict[int, str] = {}
+    for chunk in _live_records():
+        cached = embedder.cached_vectors([_embedding_text(r) for r in chunk])
+        docs = []
+        for i, record in enumerate(chunk):
+            vector = cached.get(i)
+            doc = document_for(record, vector=vector, model=embedder.model_name if vector is not None else "")
+            docs.append(doc)
+            hashes[record.id] = doc.content_hash
+            if vector is not None:
+                ready[record.id] = doc.doc_id
+        target.index_documents(docs)
+        report.indexed += len(docs)
+    report.with_vectors = len(ready)
+    if target.count(filters=SearchFilters()) != report.indexed:
+        backend.drop_generation(generation)
+        raise SearchBackendError(f"rebuild verification failed: {report.indexed} records, index disagrees")
+    backend.switch_generation(generation)
+    with transaction.atomic():
+        IndexEntry.objects.all().delete()
+        uids = dict(EvidenceRecord.objects.filter(id__in=list(hashes)).values_list("id", "uid"))
+        IndexEntry.objects.bulk_create(
+            [
+                IndexEntry(
+                    record_id=rid,
+                    doc_id=uids[rid],
+                    content_hash=h,
+                    vector_ready=rid in ready,
+                    vector_model=embedder.model_name if rid in ready else "",
+                )
+                for rid, h in hashes.items()
+                if rid in uids
+            ],
+            batch_size=1000,
+        )
+    for name in old:
+        if name != generation:
+            backend.drop_generation(name)
+            report.dropped.append(name)
+    return report
+
+
+@dataclass
+class ReconcileReport:
+    database: int
+    indexed: int
+    missing: list[str]
+    extra: list[str]
+    stale: list[str]
+    database_checksum: str
+    index_checksum: str
+    repaired: bool = False
+
+    @property
+    def in_step(self) -> bool:
+        return not (self.missing or self.extra or self.stale)
+
+
+def _checksum(pairs: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for doc_id in sorted(pairs):
+        digest.update(f"{doc_id}:{pairs[doc_id]}\n".encode())
+    return digest.hexdigest()
+
+
+def reconcile_index(*, repair: bool, backend: SearchBackend | None = None) -> ReconcileReport:
+    """Compare the index with the database (ids and content hashes); with ``repair``, delete
+    extra documents and re-index missing or stale ones. Returns what was found (before repair)."""
+    backend = backend or get_backend()
+    expected: dict[str, str] = {}
+    ids_by_uid: dict[str, int] = {}
+    for chunk in _live_records():
+        for record in chunk:
+            expected[record.uid] = document_for(record).content_hash
+            ids_by_uid[record.uid] = record.id
+    indexed_ids = backend.document_ids()
+    actual = backend.content_hashes(sorted(indexed_ids))
+    missing = sorted(expected.keys() - indexed_ids)
+    extra = sorted(indexed_ids - expected.keys())
+    stale = sorted(d for d in expected.keys() & indexed_ids if actual.get(d) != expected[d])
+    report = ReconcileReport(
+        database=len(expected),
+        indexed=len(indexed_ids),
+        missing=missing,
+        extra=extra,
+        stale=stale,
+        database_checksum=_checksum(expected),
+        index_checksum=_checksum(actual),
+    )
+    if repair and not report.in_step:
+        if extra:
+            backend.delete_documents(extra)
+            IndexEntry.objects.filter(doc_id__in=extra).delete()
+        redo = [ids_by_uid[d] for d in (*missing, *stale)]
+        IndexEntry.objects.filter(record_id__in=redo).delete()
+        for start in range(0, len(redo), CHUNK):
+            records_index(record_ids=redo[start : start + CHUNK], backend=backend)
+        report.repaired = True
+    return report

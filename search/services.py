@@ -1,0 +1,212 @@
+"""The search entry points the portal and the API call.
+
+``search_records`` runs the whole pipeline: parse, retrieve (BM25 and vectors, filters inside
+both), fuse, rank with evidence in view, paginate, facets, highlight. Records are loaded with a
+constant number of queries (one for the candidates, one count of pending vectors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from records.models import EvidenceRecord
+from search import highlight, ranking
+from search.backends import get_backend
+from search.backends.base import Hit, LexicalQuery, SearchBackend, SearchFilters
+from search.embeddings import EmbeddingError, embed_query, get_embedder
+from search.models import IndexEntry
+from search.query import ParsedQuery, parse_request
+from search.types import SORT_MODES, SearchPage, SearchRequest, SearchResult
+
+logger = logging.getLogger(__name__)
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    candidates: int
+    fusion: str
+    rrf_k: int
+    lexical_weight: float
+    evidence_weight: float
+    recency_weight: float
+
+    @classmethod
+    def from_settings(cls) -> RetrievalSettings:
+        return cls(
+            candidates=int(settings.SEARCH_CANDIDATES),
+            fusion=str(getattr(settings, "SEARCH_FUSION", "linear")),
+            rrf_k=int(settings.SEARCH_RRF_K),
+            lexical_weight=float(getattr(settings, "SEARCH_LEXICAL_WEIGHT", 0.6)),
+            evidence_weight=float(settings.SEARCH_EVIDENCE_WEIGHT),
+            recency_weight=float(settings.SEARCH_RECENCY_WEIGHT),
+        )
+
+
+def _query_vector(backend: SearchBackend, text: str) -> Sequence[float] | None:
+    """Return the query embedding, or None when vectors cannot be used (lexical still works)."""
+    if not text or backend.vector_space() is None:
+        return None
+    try:
+        embedder = get_embedder()
+    except EmbeddingError:
+        logger.exception("embedding model unavailable: searching lexically only")
+        return None
+    space = backend.vector_space()
+    if space is not None and (space[0], space[1]) != (embedder.model_name, embedder.dimension):
+        logger.error("index vectors come from %s, the embedder is %s: vectors ignored", space, embedder.model_name)
+        return None
+    return embed_query(text)
+
+
+def retrieve(
+    parsed: ParsedQuery,
+    *,
+    backend: SearchBackend,
+    config: RetrievalSettings,
+    mode: str = "hybrid",
+    vector: Sequence[float] | None = None,
+) -> list[ranking.FusedCandidate]:
+    """Return fused candidates for a parsed query (``mode``: bm25, dense or hybrid).
+
+    ``vector`` overrides the query embedding (the evaluation passes precomputed ones).
+    """
+    lexical: list[Hit] = []
+    dense: list[Hit] = []
+    if mode in {"bm25", "hybrid"} and not parsed.lexical.is_empty():
+        lexical = backend.lexical_search(parsed.lexical, filters=parsed.filters, limit=config.candidates)
+    if mode in {"dense", "hybrid"}:
+        if vector is None:
+            vector = _query_vector(backend, parsed.embed_text)
+        if vector is not None:
+            dense = backend.vector_search(vector, filters=parsed.filters, limit=config.candidates)
+    return ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
+
+
+def _rank_meta(records: Sequence[EvidenceRecord]) -> dict[str, ranking.RankMeta]:
+    return {
+        r.uid: ranking.RankMeta(
+            evidence_level=r.evidence_level, publication_year=r.publication_year, retracted=r.retracted
+        )
+        for r in records
+    }
+
+
+def search_records(request: SearchRequest) -> SearchPage:
+    """Return one page of results for ``request``.
+
+    Raises SearchBackendUnavailable when the backend is down. Hostile or empty text gives an
+    empty page, never an error.
+    """
+    started = time.perf_counter()
+    sort = request.sort if request.sort in SORT_MODES else "evidence"
+    page_size = min(max(request.page_size, 1), MAX_PAGE_SIZE)
+    page = max(request.page, 1)
+    parsed = parse_request(request)
+    backend = get_backend()
+    config = RetrievalSettings.from_settings()
+    candidates = retrieve(parsed, backend=backend, config=config)
+    by_uid: dict[str, EvidenceRecord] = {}
+    if candidates:
+        rows = EvidenceRecord.objects.filter(uid__in=[c.doc_id for c in candidates], deleted_at__isnull=True)
+        by_uid = {r.uid: r for r in rows}
+    ranked = ranking.rank(
+        candidates,
+        _rank_meta(list(by_uid.values())),
+        sort=sort,
+        evidence_weight=config.evidence_weight,
+        recency_weight=config.recency_weight,
+        current_year=dt.date.today().year,
+    )
+    stems = parsed.highlight_stems
+    results = []
+    for item in ranked[(page - 1) * page_size : page * page_size]:
+        record = by_uid[item.doc_id]
+        body = highlight.ordered_abstract(record.abstract_sections or [], record.abstract or record.recommendation_text)
+        results.append(
+            SearchResult(
+                record=record,
+                breakdown=item.breakdown,
+                title_html=highlight.mark(record.title, stems),
+                snippet_html=highlight.snippet(body, stems),
+            )
+        )
+    facets = backend.facet_counts([r.doc_id for r in ranked]) if ranked else backend.facet_counts([])
+    return SearchPage(
+        request=request,
+        results=results,
+        total=len(ranked),
+        facets=facets,
+        pending_vectors=IndexEntry.objects.filter(vector_ready=False).count(),
+        took_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def similar_records(*, record: EvidenceRecord, limit: int = 5) -> list[EvidenceRecord]:
+    """Return up to ``limit`` records nearest to ``record`` by vector (BM25 on its title when
+    vectors are not ready), excluding the record itself and deleted records."""
+    from search.embeddings import document_text
+    from search.indexing import record_text
+
+    backend = get_backend()
+    hits: list[Hit] = []
+    vector = None
+    entry = IndexEntry.objects.filter(record=record, vector_ready=True).first()
+    if entry is not None and backend.vector_space() is not None:
+        try:
+            cached = get_embedder().cached_vectors([document_text(record.title, record_text(record))])
+            vector = cached.get(0)
+        except EmbeddingError:
+            vector = None
+    if vector is not None:
+        hits = backend.vector_search(vector, filters=SearchFilters(), limit=limit + 1)
+    if not hits:
+        parsed = parse_request(SearchRequest(text=record.title.replace('"', " ")))
+        hits = backend.lexical_search(parsed.lexical, filters=SearchFilters(), limit=limit + 1)
+    ids = [h.doc_id for h in hits if h.doc_id != record.uid][:limit]
+    found = {r.uid: r for r in EvidenceRecord.objects.filter(uid__in=ids, deleted_at__isnull=True)}
+    return [found[i] for i in ids if i in found]
+
+
+def suggest(*, prefix: str, limit: int = 8) -> list[str]:
+    """Return up to ``limit`` MeSH terms and titles from the index starting with ``prefix``."""
+    prefix = prefix.strip()[:100]
+    if len(prefix) < 2:
+        return []
+    return get_backend().suggest_terms(prefix, limit=max(1, min(limit, 50)))
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    records: int
+    indexed: int
+    vectors_ready: int
+
+    @property
+    def pending_vectors(self) -> int:
+        return self.indexed - self.vectors_ready
+
+
+def index_status() -> IndexStatus:
+    """Return how many live records exist, are indexed, and have vectors."""
+    return IndexStatus(
+        records=EvidenceRecord.objects.filter(deleted_at__isnull=True).count(),
+        indexed=IndexEntry.objects.count(),
+        vectors_ready=IndexEntry.objects.filter(vector_ready=True).count(),
+    )
+
+
+__all__ = [
+    "IndexStatus",
+    "LexicalQuery",
+    "index_status",
+    "search_records",
+    "similar_records",
+    "suggest",
+]
