@@ -1,0 +1,103 @@
+"""PubMed files on disk: find them, detect their format and compression, parse them."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ingest.pubmed.medline import parse_medline_text
+from ingest.pubmed.xml import parse_pubmed_xml
+from records.types import ParsedItem, ParseProblem
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_PEEK = 16 * 1024
+_MEDLINE_TAG = re.compile(rb"^[A-Z][A-Z0-9 ]{3}- ", re.MULTILINE)
+
+
+def iter_input_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Yield the files named, and every file under the folders named (sorted, hidden files left out).
+
+    A path that does not exist is yielded as is, so that reading it reports the problem.
+    """
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    yield child
+        else:
+            yield path
+
+
+def iter_pubmed_file(path: Path) -> Iterator[ParsedItem]:
+    """Yield the items of one PubMed file, whatever its format; never raises.
+
+    PubMed XML (``PubmedArticleSet``, ``MedlineCitationSet``) or MEDLINE text, plain or gzipped,
+    told apart by content (names such as ``Ecuador shrimp`` carry no extension). A file that is
+    empty, not PubMed, malformed or truncated yields one ParseProblem (after any good records).
+    """
+    location = str(path)
+    try:
+        head = _peek(path)
+    except FileNotFoundError:
+        yield ParseProblem(location=location, reason="no such file")
+        return
+    except (EOFError, OSError, zlib.error) as error:
+        yield ParseProblem(location=location, reason=f"cannot read the file ({error})")
+        return
+    kind = detect_format(head)
+    if kind == "empty":
+        yield ParseProblem(location=location, reason="file is empty")
+        return
+    if kind == "unknown":
+        preview = head[:40].decode("utf-8", "replace").replace("\n", " ")
+        yield ParseProblem(location=location, reason=f"not PubMed XML or MEDLINE text (it starts with {preview!r})")
+        return
+    try:
+        with _open(path) as stream:
+            if kind == "xml":
+                yield from parse_pubmed_xml(stream, location=location)
+            else:
+                yield from parse_medline_text(_decoded_lines(stream), location=location)
+    except OSError as error:
+        yield ParseProblem(location=location, reason=f"cannot read the file ({error})")
+
+
+def detect_format(head: bytes) -> str:
+    """Return ``xml``, ``medline``, ``empty`` or ``unknown`` for the first bytes of a (decompressed) file."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        return "empty"
+    if text.startswith(b"<"):
+        return "xml"
+    if _MEDLINE_TAG.search(text):
+        return "medline"
+    return "unknown"
+
+
+def _open(path: Path) -> BinaryIO:
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+    if magic == _GZIP_MAGIC:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def _peek(path: Path) -> bytes:
+    """Return the first decompressed bytes; a gzip cut off early still gives what it holds."""
+    with path.open("rb") as raw:
+        head = raw.read(_PEEK)
+    if not head.startswith(_GZIP_MAGIC):
+        return head
+    return zlib.decompressobj(wbits=31).decompress(head, _PEEK)
+
+
+def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
+    for raw in stream:
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield raw.decode("latin-1")

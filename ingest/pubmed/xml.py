@@ -1,0 +1,386 @@
+"""Streaming parser for PubMed XML: efetch ``PubmedArticleSet`` and baseline ``MedlineCitationSet``.
+
+Memory stays flat: elements are parsed with ``iterparse`` and removed from the tree as soon as a
+citation has been read. Concatenated documents (old PubMed "Send to file" output, several
+``<?xml?>`` prologues or bare ``<PubmedArticle>`` elements one after another) are read as one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zlib
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from lxml import etree
+
+from ingest.pubmed.dates import parse_date_parts, parse_date_text
+from ingest.pubmed.normalize import (
+    clean_text,
+    normalise_doi,
+    normalise_pmcid,
+    publication_type_name,
+    unique,
+)
+from records.types import AbstractSection, DeletedCitation, MeshHeading, ParsedItem, ParsedRecord, ParseProblem
+
+SOURCE = "pubmed"
+_ROOT = b"_pubmed_stream_root"
+_CHUNK = 64 * 1024
+_ARTICLE_TAGS = {"PubmedArticle", "PubmedBookArticle"}
+_KNOWN_CONTAINERS = {
+    "PubmedArticleSet",
+    "MedlineCitationSet",
+    "PubmedArticle",
+    "PubmedBookArticle",
+    "MedlineCitation",
+    "DeleteCitation",
+}
+# XML declarations and DOCTYPEs (with an internal subset) anywhere in the stream.
+_PROLOGUE = re.compile(rb"<\?xml[^>]*\?>|<!DOCTYPE[^>\[]*(?:\[[^\]]*\])?\s*>", re.IGNORECASE)
+_ENCODING = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_BOM = b"\xef\xbb\xbf"
+_DOC_TYPES_THAT_RETRACT = {"Retracted Publication"}
+
+
+class _JoinedDocuments:
+    """A ``read()``-able view of an XML byte stream as ONE document.
+
+    Drops the BOM and every ``<?xml?>``/``<!DOCTYPE>`` (keeping their newlines, so error line
+    numbers stay true), re-encodes a declared non-UTF-8 encoding to UTF-8, and wraps everything
+    in one synthetic root element, so concatenated documents parse as siblings.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._pending = b"<" + _ROOT + b">"
+        self._carry = b""
+        self._started = False
+        self._done = False
+        self._decoder: codecs.IncrementalDecoder | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._pending) < size):
+            self._fill()
+        if size < 0:
+            out, self._pending = self._pending, b""
+        else:
+            out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    def _fill(self) -> None:
+        chunk = self._stream.read(_CHUNK)
+        if not chunk:
+            tail = self._carry
+            if self._decoder is not None:
+                tail += self._decoder.decode(b"", final=True).encode("utf-8")
+            self._pending += _PROLOGUE.sub(_newlines, tail) + b"</" + _ROOT + b">"
+            self._carry = b""
+            self._done = True
+            return
+        if not self._started:
+            self._started = True
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+            declared = _ENCODING.search(chunk[:200])
+            encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+            if codecs.lookup(encoding).name not in {"utf-8", "ascii"}:
+                self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        if self._decoder is not None:
+            chunk = self._decoder.decode(chunk).encode("utf-8")
+        buffer = _PROLOGUE.sub(_newlines, self._carry + chunk)
+        # Hold back a tail that may be the start of a declaration cut by the chunk boundary.
+        cut = buffer.rfind(b"<")
+        if cut != -1 and b">" not in buffer[cut:] and buffer[cut + 1 : cut + 2] in (b"?", b"!", b""):
+            buffer, self._carry = buffer[:cut], buffer[cut:]
+        else:
+            self._carry = b""
+        self._pending += buffer
+
+
+def _newlines(match: re.Match[bytes]) -> bytes:
+    return b"\n" * match.group(0).count(b"\n")
+
+
+def parse_pubmed_xml(stream: BinaryIO, *, location: str) -> Iterator[ParsedItem]:
+    """Yield a ParsedRecord per citation, a DeletedCitation per ``<DeleteCitation>`` PMID, and
+    a ParseProblem per unusable record; never raises.
+
+    Malformed XML or a stream that breaks (truncated gzip) yields the records before the break
+    and then one ParseProblem for ``location``; the citation being read at the break is dropped.
+    """
+    index = 0
+    context = etree.iterparse(
+        _JoinedDocuments(stream),
+        events=("end",),
+        tag=(*_ARTICLE_TAGS, "MedlineCitation", "DeleteCitation"),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        for _event, elem in context:
+            parent = elem.getparent()
+            if elem.tag == "DeleteCitation":
+                for pmid in elem.iter("PMID"):
+                    if clean_text(pmid.text):
+                        yield DeletedCitation(source=SOURCE, source_id=clean_text(pmid.text))
+            elif elem.tag == "MedlineCitation" and parent is not None and parent.tag in _ARTICLE_TAGS:
+                continue  # read with its PubmedArticle (which holds the PubmedData ids)
+            else:
+                index += 1
+                yield record_from_element(elem, location=f"{location}: record {index}")
+            # Keep memory flat: drop what was read, and the emptied siblings before it.
+            elem.clear(keep_tail=False)
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as error:
+        line, column = error.position
+        yield ParseProblem(
+            location=location,
+            reason=f"malformed XML at line {line}, column {column}: {error.msg}; "
+            f"{index} record(s) before it were read, the rest of the file was skipped",
+        )
+        return
+    except (EOFError, OSError, zlib.error) as error:
+        yield ParseProblem(
+            location=location,
+            reason=f"file is truncated or unreadable ({error}); {index} record(s) before the break were read",
+        )
+        return
+    if index == 0:
+        root = context.root
+        first = root[0].tag if root is not None and len(root) else None
+        if first not in _KNOWN_CONTAINERS and not (first is None and _only_whitespace(root)):
+            yield ParseProblem(
+                location=location,
+                reason=f"no PubMed records in it (first element <{first}>, not PubmedArticleSet/MedlineCitationSet)"
+                if first
+                else "no PubMed records in it (no XML elements)",
+            )
+
+
+def _only_whitespace(root: Any) -> bool:
+    return root is None or not clean_text(root.text)
+
+
+def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProblem:
+    """Return the ParsedRecord of a ``PubmedArticle``, ``PubmedBookArticle`` or bare ``MedlineCitation``.
+
+    Returns a ParseProblem (never raises) when it has no PMID or no title.
+    """
+    if elem.tag == "PubmedBookArticle":
+        citation = elem.find("BookDocument")
+        pubmed_data = elem.find("PubmedBookData")
+    elif elem.tag == "PubmedArticle":
+        citation = elem.find("MedlineCitation")
+        pubmed_data = elem.find("PubmedData")
+    else:
+        citation, pubmed_data = elem, None
+    if citation is None:
+        return ParseProblem(location=location, reason=f"<{elem.tag}> has no MedlineCitation/BookDocument; skipped")
+    pmid_elem = citation.find("PMID")
+    pmid = clean_text(pmid_elem.text) if pmid_elem is not None else ""
+    if not pmid:
+        return ParseProblem(location=location, reason="record has no PMID; skipped")
+    article = citation.find("Article")
+    if article is None:
+        article = citation  # BookDocument keeps ArticleTitle, Abstract, AuthorList at its own level
+    book = citation.find("Book")
+    title = _text(article.find("ArticleTitle")) or _text(article.find("VernacularTitle"))
+    if not title and book is not None:
+        title = _text(book.find("BookTitle"))
+    if not title:
+        return ParseProblem(
+            location=location,
+            source_id=pmid,
+            reason=f"PMID {pmid} has no title (ArticleTitle/VernacularTitle/BookTitle); skipped",
+        )
+    journal = article.find("Journal")
+    date, date_raw = _publication_date(article, journal, book)
+    publication_types = unique(
+        [publication_type_name(_text(pt)) for pt in article.iterfind("PublicationTypeList/PublicationType")]
+    )
+    publication_types += tuple(
+        name
+        for name in unique([publication_type_name(_text(pt)) for pt in citation.iterfind("PublicationType")])
+        if name not in publication_types
+    )
+    comments = _comments_corrections(citation)
+    ref_types = {ref_type for ref_type, _ in comments} | _ref_types_without_pmid(citation)
+    version_text = pmid_elem.get("Version", "1") if pmid_elem is not None else "1"
+    id_list = _article_ids(pubmed_data, citation)
+    return ParsedRecord(
+        source=SOURCE,
+        source_id=pmid,
+        title=title,
+        abstract_sections=_abstract(article, citation),
+        journal=_text(journal.find("Title"))
+        if journal is not None
+        else (_text(book.find("BookTitle")) if book is not None else ""),
+        journal_abbreviation=_journal_abbreviation(journal, citation),
+        publication_date=date,
+        publication_date_raw=date_raw,
+        authors=_authors(article, book),
+        doi=id_list.get("doi") or _elocation_doi(article),
+        pmcid=id_list.get("pmc") or _other_pmcid(citation),
+        languages=unique([_text(lang).lower() for lang in article.iterfind("Language")]),
+        publication_types=publication_types,
+        mesh_headings=_mesh(citation),
+        keywords=unique([_text(kw) for kw in citation.iterfind("KeywordList/Keyword")]),
+        publication_status=citation.get("Status", ""),
+        retracted="RetractionIn" in ref_types or bool(_DOC_TYPES_THAT_RETRACT & set(publication_types)),
+        retraction_notice="RetractionOf" in ref_types or "Retraction of Publication" in publication_types,
+        has_erratum="ErratumIn" in ref_types,
+        comments_corrections=comments,
+        url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
+        source_version=int(version_text) if version_text.isdigit() and int(version_text) > 0 else 1,
+    )
+
+
+def _text(elem: Any) -> str:
+    """Return the element's text with inline markup (<i>, <sup>, <b>...) flattened."""
+    if elem is None:
+        return ""
+    if len(elem):
+        return " ".join("".join(elem.itertext()).split())
+    text = elem.text
+    return " ".join(text.split()) if text else ""
+
+
+def _abstract(article: Any, citation: Any) -> tuple[AbstractSection, ...]:
+    abstract = article.find("Abstract")
+    if abstract is None:
+        # No English abstract from the publisher: use an English OtherAbstract when there is one.
+        for other in citation.iterfind("OtherAbstract"):
+            if other.get("Language", "eng") == "eng":
+                abstract = other
+                break
+    if abstract is None:
+        return ()
+    sections = []
+    for part in abstract.iterfind("AbstractText"):
+        text = _text(part)
+        if text:
+            sections.append(
+                AbstractSection(text=text, label=part.get("Label", ""), category=part.get("NlmCategory", ""))
+            )
+    return tuple(sections)
+
+
+def _journal_abbreviation(journal: Any, citation: Any) -> str:
+    abbreviation = _text(journal.find("ISOAbbreviation")) if journal is not None else ""
+    return abbreviation or _text(citation.find("MedlineJournalInfo/MedlineTA"))
+
+
+def _publication_date(article: Any, journal: Any, book: Any):  # type: ignore[no-untyped-def]
+    pub_date = None
+    if journal is not None:
+        pub_date = journal.find("JournalIssue/PubDate")
+    if pub_date is None and book is not None:
+        pub_date = book.find("PubDate")
+    if pub_date is None:
+        pub_date = article.find("PubDate")
+    if pub_date is not None:
+        medline_date = _text(pub_date.find("MedlineDate"))
+        if medline_date:
+            return parse_date_text(medline_date), medline_date
+        parts = [_text(pub_date.find(name)) for name in ("Year", "Month", "Day", "Season")]
+        if parts[0]:
+            return parse_date_parts(*parts), " ".join(part for part in parts if part)
+    article_date = article.find("ArticleDate")
+    if article_date is not None:
+        parts = [_text(article_date.find(name)) for name in ("Year", "Month", "Day")]
+        if parts[0]:
+            return parse_date_parts(*parts), " ".join(part for part in parts if part)
+    return None, ""
+
+
+def _authors(article: Any, book: Any) -> tuple[str, ...]:
+    author_list = article.find("AuthorList")
+    if author_list is None and book is not None:
+        author_list = book.find("AuthorList")
+    if author_list is None:
+        return ()
+    names = []
+    for author in author_list.iterfind("Author"):
+        if author.get("ValidYN", "Y") == "N":
+            continue
+        collective = _text(author.find("CollectiveName"))
+        last = _text(author.find("LastName"))
+        if last:
+            initials = _text(author.find("Initials"))
+            if not initials:
+                initials = "".join(word[0] for word in _text(author.find("ForeName")).replace("-", " ").split() if word)
+            names.append(f"{last} {initials}".strip())
+        elif collective:
+            names.append(collective)
+    return unique(names)
+
+
+def _article_ids(pubmed_data: Any, citation: Any) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    # Only the record's own ArticleIdList: ReferenceList entries carry ArticleIdLists of cited works.
+    for holder in (pubmed_data, citation):
+        if holder is None:
+            continue
+        for article_id in holder.iterfind("ArticleIdList/ArticleId"):
+            id_type = article_id.get("IdType", "")
+            value = _text(article_id)
+            if id_type == "doi" and "doi" not in ids and normalise_doi(value):
+                ids["doi"] = normalise_doi(value)
+            elif id_type == "pmc" and "pmc" not in ids and normalise_pmcid(value):
+                ids["pmc"] = normalise_pmcid(value)
+    return ids
+
+
+def _elocation_doi(article: Any) -> str:
+    for location in article.iterfind("ELocationID"):
+        if location.get("EIdType") == "doi" and location.get("ValidYN", "Y") != "N":
+            doi = normalise_doi(_text(location))
+            if doi:
+                return doi
+    return ""
+
+
+def _other_pmcid(citation: Any) -> str:
+    for other in citation.iterfind("OtherID"):
+        value = _text(other)
+        if value.upper().startswith("PMC"):
+            return normalise_pmcid(value)
+    return ""
+
+
+def _mesh(citation: Any) -> tuple[MeshHeading, ...]:
+    headings = []
+    for heading in citation.iterfind("MeshHeadingList/MeshHeading"):
+        descriptor = heading.find("DescriptorName")
+        name = _text(descriptor)
+        if not name:
+            continue
+        qualifiers = []
+        for qualifier in heading.iterfind("QualifierName"):
+            qualifier_name = _text(qualifier)
+            if qualifier_name:
+                qualifiers.append((qualifier_name, qualifier.get("MajorTopicYN") == "Y"))
+        headings.append(
+            MeshHeading(descriptor=name, major=descriptor.get("MajorTopicYN") == "Y", qualifiers=tuple(qualifiers))
+        )
+    return tuple(headings)
+
+
+def _comments_corrections(citation: Any) -> tuple[tuple[str, str], ...]:
+    pairs: dict[tuple[str, str], None] = {}
+    for entry in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
+        pmid = _text(entry.find("PMID"))
+        if pmid:
+            pairs[(entry.get("RefType", ""), pmid)] = None
+    return tuple(pairs)
+
+
+def _ref_types_without_pmid(citation: Any) -> set[str]:
+    return {entry.get("RefType", "") for entry in citation.iterfind("CommentsCorrectionsList/CommentsCorrections")}
