@@ -34,33 +34,12 @@ from search.backends.base import (
     SearchBackendUnavailable,
     SearchFilters,
 )
+from search.backends.elastic_client import item_reason, make_client, not_found_index, reason
 from search.documents import IndexDocument
 
 BULK_CHUNK = 500
 BULK_CHUNK_BYTES = 10 * 1024 * 1024
 MGET_CHUNK = 1000
-
-
-def make_client(options: dict[str, Any]) -> Elasticsearch:
-    """Return a client for ``OPTIONS`` (url, api_key or username/password, ca_certs).
-
-    Raises SearchBackendError when no URL is configured.
-    """
-    url = options.get("url")
-    if not url:
-        raise SearchBackendError("the elasticsearch backend needs OPTIONS['url'] (set ELASTICSEARCH_URL)")
-    kwargs: dict[str, Any] = {
-        "request_timeout": float(options.get("request_timeout") or 30),
-        "max_retries": int(options.get("max_retries") if options.get("max_retries") is not None else 2),
-        "retry_on_timeout": True,
-    }
-    if options.get("api_key"):
-        kwargs["api_key"] = str(options["api_key"])
-    elif options.get("username"):
-        kwargs["basic_auth"] = (str(options["username"]), str(options.get("password") or ""))
-    if options.get("ca_certs"):
-        kwargs["ca_certs"] = str(options["ca_certs"])
-    return Elasticsearch(str(url), **kwargs)
 
 
 class ElasticsearchBackend(SearchBackend):
@@ -99,8 +78,8 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchBackendUnavailable(f"Elasticsearch is unreachable ({what}): {exc}") from exc
         except ApiError as exc:
             if exc.status_code in (429, 502, 503, 504):
-                raise SearchBackendUnavailable(f"Elasticsearch is overloaded ({what}): {_reason(exc)}") from exc
-            raise SearchBackendError(f"Elasticsearch refused {what}: {_reason(exc)}") from exc
+                raise SearchBackendUnavailable(f"Elasticsearch is overloaded ({what}): {reason(exc)}") from exc
+            raise SearchBackendError(f"Elasticsearch refused {what}: {reason(exc)}") from exc
 
     def _generation_pattern(self) -> str:
         return f"{self.prefix}-g*"
@@ -128,7 +107,7 @@ class ElasticsearchBackend(SearchBackend):
         try:
             return self._call(what, fn, index=target, **kwargs)
         except SearchBackendError as exc:
-            if isinstance(exc.__cause__, NotFoundError) and _not_found_index(exc.__cause__):
+            if isinstance(exc.__cause__, NotFoundError) and not_found_index(exc.__cause__):
                 if self.fixed_generation:
                     raise SearchBackendError(f"index {target} is missing (rebuild: manage.py rebuild_index)") from exc
                 return None
@@ -236,14 +215,14 @@ class ElasticsearchBackend(SearchBackend):
                     report.skipped += 1
                 else:
                     report.failed += 1
-                    report.errors.append(f"{result.get('_id')}: {_item_reason(result)}")
+                    report.errors.append(f"{result.get('_id')}: {item_reason(result)}")
         except TransportError as exc:
             raise SearchBackendUnavailable(
                 f"Elasticsearch became unreachable during a bulk load into {index} "
                 f"after {answered} of {len(batch)} documents: {exc}"
             ) from exc
         except ApiError as exc:
-            raise SearchBackendError(f"bulk load into {index} refused: {_reason(exc)}") from exc
+            raise SearchBackendError(f"bulk load into {index} refused: {reason(exc)}") from exc
         if answered != len(batch):  # every action must come back as indexed, skipped or failed
             raise SearchBackendError(f"bulk load into {index}: {len(batch)} sent, {answered} answered")
 
@@ -321,7 +300,7 @@ class ElasticsearchBackend(SearchBackend):
                 if ok and result.get("result") == "deleted":
                     deleted += 1
                 elif not ok and result.get("status") != 404:
-                    raise SearchBackendError(f"deleting {result.get('_id')} from {index}: {_item_reason(result)}")
+                    raise SearchBackendError(f"deleting {result.get('_id')} from {index}: {item_reason(result)}")
         except TransportError as exc:
             raise SearchBackendUnavailable(f"Elasticsearch is unreachable (deleting from {index}): {exc}") from exc
         self._call(f"refreshing {index}", self.client.indices.refresh, index=index)
@@ -406,7 +385,7 @@ class ElasticsearchBackend(SearchBackend):
         except TransportError as exc:
             raise SearchBackendUnavailable(f"Elasticsearch is unreachable (listing documents): {exc}") from exc
         except ApiError as exc:
-            raise SearchBackendError(f"listing documents of {target} refused: {_reason(exc)}") from exc
+            raise SearchBackendError(f"listing documents of {target} refused: {reason(exc)}") from exc
 
     def document_ids(self) -> set[str]:
         return {h["_id"] for h in self._scan({"query": {"match_all": {}}, "_source": False})}
@@ -526,27 +505,3 @@ class ElasticsearchBackend(SearchBackend):
 
 def _with_vector(doc: IndexDocument, vector: Sequence[float], model: str) -> IndexDocument:
     return replace(doc, vector=tuple(float(v) for v in vector), vector_model=model)
-
-
-def _not_found_index(exc: NotFoundError) -> bool:
-    info = exc.info if isinstance(exc.info, dict) else {}
-    error = info.get("error")
-    return isinstance(error, dict) and error.get("type") == "index_not_found_exception"
-
-
-def _reason(exc: ApiError) -> str:
-    info = exc.info if isinstance(exc.info, dict) else {}
-    error = info.get("error")
-    if isinstance(error, dict):
-        cause = (error.get("root_cause") or [error])[0]
-        return f"{cause.get('type', error.get('type'))}: {cause.get('reason', error.get('reason'))}"
-    return str(exc.message or exc)
-
-
-def _item_reason(result: dict[str, Any]) -> str:
-    error = result.get("error")
-    if isinstance(error, dict):
-        caused = error.get("caused_by") or {}
-        reason = f"{error.get('type')}: {error.get('reason')}"
-        return f"{reason} ({caused.get('reason')})" if caused.get("reason") else reason
-    return str(error or f"status {result.get('status')}")
