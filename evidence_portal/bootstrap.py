@@ -26,9 +26,13 @@ class BootstrapReport:
 
 
 def seed_database(*, seed: str | None, report: BootstrapReport) -> None:
-    """Load the seed PubMed files when the database holds no record yet."""
+    """Load the seed PubMed files when the database holds no record yet.
+
+    Each stored batch goes through the same hand-off as a harvest: graded and indexed at once,
+    embedded later by the worker.
+    """
+    from ingest.pipeline import records_changed
     from ingest.services import load_pubmed_paths
-    from records.evidence.services import records_grade
 
     if EvidenceRecord.objects.exists():
         report.say(f"Database already holds {EvidenceRecord.objects.count()} records: no seed loaded.")
@@ -43,7 +47,7 @@ def seed_database(*, seed: str | None, report: BootstrapReport) -> None:
     if not seed_path.exists():
         report.say(f"EVIDENCE_SEED points at {seed}, which does not exist: no seed loaded.")
         return
-    counts = load_pubmed_paths(paths=[seed_path], on_changed=lambda ids: records_grade(record_ids=ids))
+    counts = load_pubmed_paths(paths=[seed_path], on_changed=records_changed)
     report.say(
         f"Seed loaded from {seed}: {counts.read} read, {counts.new} new, {counts.updated} updated, "
         f"{counts.unchanged} unchanged, {counts.skipped} skipped."
@@ -51,23 +55,28 @@ def seed_database(*, seed: str | None, report: BootstrapReport) -> None:
 
 
 def ensure_design_classifier(*, report: BootstrapReport) -> None:
-    """Train the study-design classifier from the stored records when no artifact exists."""
-    from records.evidence import classifier
-    from records.evidence.services import records_grade
+    """Train the study-design classifier from the stored records when no artifact exists,
+    then grade the records that only it can grade."""
+    from records.evidence.artifacts import current_version
+    from records.evidence.services import design_classifier_train, records_grade
+    from search.indexing import records_index
 
-    if classifier.current_artifact_path() is not None:
-        report.say("Design classifier present.")
+    if current_version() is not None:
+        report.say(f"Design classifier {current_version()} present.")
         return
     if not EvidenceRecord.objects.exists():
         return
     try:
-        artifact = classifier.train_from_database()
-    except classifier.NotEnoughTrainingData as error:
+        trained = design_classifier_train()
+    except ValueError as error:
         report.say(f"Design classifier not trained: {error}")
         return
-    report.say(f"Design classifier trained: {artifact}.")
-    unindexed = EvidenceRecord.objects.filter(evidence_level__in=[None, "unknown"]).values_list("id", flat=True)
-    records_grade(record_ids=list(unindexed))
+    report.say(f"Design classifier {trained.result.version} trained.")
+    ungraded = list(
+        EvidenceRecord.objects.filter(deleted_at__isnull=True, evidence_level="unknown").values_list("id", flat=True)
+    )
+    records_grade(record_ids=ungraded)
+    records_index(record_ids=ungraded)
 
 
 def ensure_lexical_index(*, report: BootstrapReport) -> None:
@@ -75,7 +84,11 @@ def ensure_lexical_index(*, report: BootstrapReport) -> None:
     from search.indexing import reconcile_index
 
     result = reconcile_index(repair=True)
-    report.say(f"Search index: {result.summary()}")
+    report.say(
+        f"Search index: {result.database} records in the database, {result.indexed} indexed before repair; "
+        f"{len(result.missing)} missing, {len(result.extra)} extra, {len(result.stale)} stale"
+        + (" (repaired)" if result.repaired else "")
+    )
 
 
 def run_bootstrap() -> BootstrapReport:
