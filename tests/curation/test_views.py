@@ -10,7 +10,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from curation import services, snapshots
 from curation.models import Collection, CollectionItem
@@ -224,3 +226,20 @@ def test_api_token_page_shows_a_new_token_once(client: Client, owner: User) -> N
     key = re.search(r'value="(ept_[^"]+)"', page).group(1)
     assert client.get("/api/v1/collections", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
     assert key not in client.get("/accounts/tokens/").content.decode()
+
+
+def test_collection_page_queries_do_not_grow_with_items(
+    client: Client, owner: User, collection: Collection, django_assert_max_num_queries: Any
+) -> None:
+    from tests.factories import EvidenceRecordFactory
+
+    client.force_login(owner)
+    url = f"/collections/{collection.pk}/"
+    for _ in range(3):
+        services.item_add(user=owner, collection=collection, record=EvidenceRecordFactory().uid)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(12):
+        services.item_add(user=owner, collection=collection, record=EvidenceRecordFactory().uid)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
