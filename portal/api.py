@@ -16,8 +16,10 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.throttling import SimpleRateThrottle
 
 from portal import presenters, selectors
-from portal.forms import MAX_PAGE_SIZE, SearchForm
+from portal.forms import MAX_PAGE, MAX_PAGE_SIZE, MAX_PICO, MAX_TEXT, MAX_VALUES, MAX_YEAR, MIN_YEAR, SearchForm
+from records.evidence.levels import LEVELS
 from search.backends.base import SearchBackendUnavailable
+from search.types import SORT_MODES
 
 DEFAULT_RATE = "600/m"
 
@@ -139,21 +141,40 @@ class RecordOut(Schema):
     links: LinksOut
 
 
+EMPTY_SEARCH: dict[str, Any] = {"count": 0, "pending_vectors": 0, "results": [], "facets": {}}
+
+
+def _doc(description: str, **schema: Any) -> Any:
+    """Document a parameter's real type and bounds; ``SearchForm`` enforces them (400, not 422)."""
+    return Field(None, description=description, json_schema_extra=schema)
+
+
+LEVEL_SLUGS = [info.level.value for info in LEVELS]
+
+
 class SearchParams(Schema):
-    q: str = Field("", description='Free text: words and "quoted phrases"')
-    population: str = ""
-    intervention: str = ""
-    comparison: str = ""
-    outcome: str = ""
-    level: list[str] = Field(default_factory=list, description="Evidence level slug; repeatable")
-    year_from: str | None = Field(None, description="Integer year, 1800-2100")
-    year_to: str | None = Field(None, description="Integer year, 1800-2100")
-    type: list[str] = Field(default_factory=list, description="Publication type; repeatable")
-    language: list[str] = Field(default_factory=list, description="Language code (eng, fre...); repeatable")
-    free_full_text: str | None = Field(None, description="true or false")
-    sort: str | None = Field(None, description="evidence (default), relevance or newest")
-    page: str | None = Field(None, description="Integer from 1")
-    page_size: str | None = Field(None, description=f"Integer; capped at {MAX_PAGE_SIZE}")
+    q: str | None = _doc('Free text: words and "quoted phrases"', maxLength=MAX_TEXT)
+    population: str | None = _doc("PICO: population or problem", maxLength=MAX_PICO)
+    intervention: str | None = _doc("PICO: intervention", maxLength=MAX_PICO)
+    comparison: str | None = _doc("PICO: comparison", maxLength=MAX_PICO)
+    outcome: str | None = _doc("PICO: outcome", maxLength=MAX_PICO)
+    level: list[str] | None = _doc(
+        "Evidence level; repeatable", items={"type": "string", "enum": LEVEL_SLUGS}, maxItems=len(LEVEL_SLUGS)
+    )
+    year_from: str | None = _doc("First publication year", type="integer", minimum=MIN_YEAR, maximum=MAX_YEAR)
+    year_to: str | None = _doc("Last publication year", type="integer", minimum=MIN_YEAR, maximum=MAX_YEAR)
+    type: list[str] | None = _doc(
+        "Publication type (PubMed's names); repeatable", items={"type": "string", "maxLength": 100}, maxItems=MAX_VALUES
+    )
+    language: list[str] | None = _doc(
+        "Language code (eng, fre...); repeatable", items={"type": "string", "maxLength": 16}, maxItems=MAX_VALUES
+    )
+    free_full_text: str | None = _doc("Only records with free full text (PMC)", enum=["true", "false"])
+    sort: str | None = _doc("Order of results", enum=list(SORT_MODES), default="evidence")
+    page: str | None = _doc("Page number", type="integer", minimum=1, maximum=MAX_PAGE, default=1)
+    page_size: str | None = _doc(
+        f"Results per page; larger values are capped at {MAX_PAGE_SIZE}", type="integer", minimum=1, default=20
+    )
 
 
 @router.get(
@@ -166,10 +187,9 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> Status[dict[str
     form = SearchForm(request.GET)
     if not form.is_valid():
         return Status(400, {"detail": "Invalid search parameters", "errors": form.error_messages()})
-    if not form.has_query():
-        message = "Give q, a PICO part (population, intervention, comparison, outcome) or a filter"
-        return Status(400, {"detail": message, "errors": {"q": [message]}})
     search_request = form.to_search_request()
+    if not form.has_query():
+        return Status(200, {**EMPTY_SEARCH, "page": search_request.page, "page_size": search_request.page_size})
     try:
         page = selectors.run_search(search_request)
     except SearchBackendUnavailable:

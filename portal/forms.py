@@ -86,7 +86,8 @@ class SearchForm(forms.Form):
         data = super().clean() or {}
         year_from, year_to = data.get("year_from"), data.get("year_to")
         if year_from is not None and year_to is not None and year_from > year_to:
-            self.add_error("year_to", "The end year must not be before the start year.")
+            # A range typed backwards is still clear: search it the right way round.
+            data["year_from"], data["year_to"] = year_to, year_from
         return data
 
     def has_query(self) -> bool:

@@ -251,7 +251,7 @@ def year_bounds(facets: dict[str, dict[str, int]]) -> tuple[int | None, int | No
 
 def free_full_text_count(facets: dict[str, dict[str, int]]) -> int:
     counts = facets.get("free_full_text", {})
-    return int(counts.get("true", counts.get("True", counts.get("1", 0))))
+    return sum(int(count) for value, count in counts.items() if str(value).lower() in {"yes", "true", "1"})
 
 
 @dataclass(frozen=True)

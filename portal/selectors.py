@@ -147,7 +147,8 @@ def search_context(form: SearchForm, params: QueryDict, page: SearchPage) -> dic
         "first_shown": (page.request.page - 1) * page.request.page_size + 1,
         "last_shown": (page.request.page - 1) * page.request.page_size + len(page.results),
     }
-    if not page.results:
+    # Dense retrieval always finds neighbours, so "no keyword matched" is the cue for spelling help.
+    if not any(result.breakdown.bm25_rank for result in page.results):
         context["spelling"] = [
             {"text": text, "url": presenters.url_with(params, q=text)}
             for text in spelling_suggestions(data.get("q") or "")
