@@ -58,6 +58,8 @@ class ElasticsearchBackend(SearchBackend):
         self.replicas = int(options.get("replicas") or 0)
         self.vector_dims = int(options["vector_dims"]) if options.get("vector_dims") else None
         self.vector_index_type = str(options.get("vector_index_type") or "hnsw")
+        if self.vector_index_type not in q.VECTOR_INDEX_TYPES:
+            raise ValueError(f"vector_index_type must be one of {', '.join(q.VECTOR_INDEX_TYPES)}")
         self.keep_generations = max(int(options.get("keep_generations") or 2), 1)
         self._client: Elasticsearch | None = options.get("client")  # type: ignore[assignment]
         self._checked_indices: set[str] = set()
