@@ -32,13 +32,14 @@ def iter_input_paths(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def iter_pubmed_file(path: Path) -> Iterator[ParsedItem]:
+def iter_pubmed_file(path: Path | str) -> Iterator[ParsedItem]:
     """Yield the items of one PubMed file, whatever its format; never raises.
 
     PubMed XML (``PubmedArticleSet``, ``MedlineCitationSet``) or MEDLINE text, plain or gzipped,
     told apart by content (names such as ``Ecuador shrimp`` carry no extension). A file that is
     empty, not PubMed, malformed or truncated yields one ParseProblem (after any good records).
     """
+    path = Path(path)
     location = str(path)
     try:
         head = _peek(path)

@@ -1,0 +1,263 @@
+"""Writes to evidence records: idempotent batch upserts by content hash, and tombstones.
+
+Every write goes through these functions, in one transaction per call, so a half-written record
+cannot exist and callers (loads, harvests) get the ids they must hand on to grading/indexing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from records.models import EvidenceRecord
+from records.types import ParsedRecord
+
+# SQLite allows 32766 variables per statement on current builds; stay well below it.
+_IN_CHUNK = 900
+_YEAR = re.compile(r"\b(1[6-9]\d\d|2[01]\d\d)\b")
+
+# Fields a parsed record sets; everything else (grades, bookkeeping) is left alone on update.
+CONTENT_FIELDS = (
+    "kind",
+    "pmid",
+    "title",
+    "abstract",
+    "abstract_sections",
+    "journal",
+    "journal_abbreviation",
+    "publication_date",
+    "publication_date_raw",
+    "publication_year",
+    "authors",
+    "doi",
+    "pmcid",
+    "language",
+    "languages",
+    "publication_types",
+    "mesh_headings",
+    "keywords",
+    "publication_status",
+    "url",
+    "issuing_body",
+    "recommendation_text",
+    "retracted",
+    "retraction_notice",
+    "has_erratum",
+    "comments_corrections",
+    "content_hash",
+    "source_version",
+)
+_UPDATE_FIELDS = [*CONTENT_FIELDS, "version", "deleted_at", "last_harvested_at", "updated_at"]
+
+
+@dataclass
+class UpsertBatchResult:
+    """What one batch upsert did: counts, and the pks of records created or changed."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # Copies older than the stored record (lower PubMed Version): not written, counted unchanged too.
+    stale: int = 0
+    changed_ids: list[int] = field(default_factory=list)
+
+
+_PARSED_FIELDS = tuple(item.name for item in dataclasses.fields(ParsedRecord))
+
+
+def content_hash(parsed: ParsedRecord) -> str:
+    """Return ``parsed.content_hash()``, computed without ``dataclasses.asdict`` (which deep-copies).
+
+    The same JSON document is hashed, so the value is identical (a test holds the two together).
+    """
+    payload: dict[str, Any] = {}
+    for name in _PARSED_FIELDS:
+        value = getattr(parsed, name)
+        if name == "abstract_sections":
+            value = [{"text": s.text, "label": s.label, "category": s.category} for s in value]
+        elif name == "mesh_headings":
+            value = [
+                {"descriptor": h.descriptor, "major": h.major, "qualifiers": [[q, m] for q, m in h.qualifiers]}
+                for h in value
+            ]
+        elif name == "comments_corrections":
+            value = [list(pair) for pair in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        payload[name] = value
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def record_fields(parsed: ParsedRecord) -> dict[str, Any]:
+    """Return the model field values of ``parsed`` (content fields only, lengths clipped to the columns)."""
+    date = parsed.publication_date
+    year = date.year if date else None
+    if year is None and parsed.publication_date_raw:
+        match = _YEAR.search(parsed.publication_date_raw)
+        year = int(match.group(1)) if match else None
+    values: dict[str, Any] = {
+        "kind": parsed.kind,
+        "pmid": parsed.source_id if parsed.source == "pubmed" else "",
+        "title": parsed.title,
+        "abstract": parsed.abstract,
+        "abstract_sections": [
+            {"label": section.label, "category": section.category, "text": section.text}
+            for section in parsed.abstract_sections
+        ],
+        "journal": parsed.journal[:512],
+        "journal_abbreviation": parsed.journal_abbreviation[:255],
+        "publication_date": date,
+        "publication_date_raw": parsed.publication_date_raw[:100],
+        "publication_year": year,
+        "authors": list(parsed.authors),
+        "doi": parsed.doi[:255],
+        "pmcid": parsed.pmcid[:32],
+        "language": parsed.languages[0][:16] if parsed.languages else "",
+        "languages": list(parsed.languages),
+        "publication_types": list(parsed.publication_types),
+        "mesh_headings": [
+            {
+                "descriptor": heading.descriptor,
+                "major": heading.major,
+                "qualifiers": [[name, major] for name, major in heading.qualifiers],
+            }
+            for heading in parsed.mesh_headings
+        ],
+        "keywords": list(parsed.keywords),
+        "publication_status": parsed.publication_status[:32],
+        "url": parsed.url[:500],
+        "issuing_body": parsed.issuing_body[:255],
+        "recommendation_text": parsed.recommendation_text,
+        "retracted": parsed.retracted,
+        "retraction_notice": parsed.retraction_notice,
+        "has_erratum": parsed.has_erratum,
+        "comments_corrections": [[ref_type, pmid] for ref_type, pmid in parsed.comments_corrections],
+        "content_hash": content_hash(parsed),
+        "source_version": parsed.source_version,
+    }
+    return values
+
+
+def _latest_per_source_id(parsed: Sequence[ParsedRecord]) -> dict[tuple[str, str], ParsedRecord]:
+    """One record per (source, source id): the last one, unless an earlier one has a newer Version."""
+    chosen: dict[tuple[str, str], ParsedRecord] = {}
+    for record in parsed:
+        key = (record.source, record.source_id)
+        previous = chosen.get(key)
+        if previous is None or record.source_version >= previous.source_version:
+            chosen.pop(key, None)  # re-insert so the batch keeps input order of the winners
+            chosen[key] = record
+    return chosen
+
+
+def _existing(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the stored rows for ``keys`` (one query per source and chunk of ids)."""
+    by_source: dict[str, list[str]] = {}
+    for source, source_id in keys:
+        by_source.setdefault(source, []).append(source_id)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for source, source_ids in by_source.items():
+        for start in range(0, len(source_ids), _IN_CHUNK):
+            rows = EvidenceRecord.objects.filter(
+                source=source, source_id__in=source_ids[start : start + _IN_CHUNK]
+            ).values("id", "source", "source_id", "content_hash", "source_version", "version", "deleted_at")
+            for row in rows:
+                found[(row["source"], row["source_id"])] = row
+    return found
+
+
+def records_upsert_batch(*, parsed: Sequence[ParsedRecord], harvested_at: datetime) -> UpsertBatchResult:
+    """Store a batch of parsed records in one transaction; return counts and the pks that changed.
+
+    Idempotent by content hash: the same content leaves a record as it is (only
+    ``last_harvested_at`` moves); changed content rewrites it and bumps ``version``. A record that
+    was tombstoned and comes back is live again (counted updated). Duplicates inside the batch:
+    the last wins, counted once. A copy with an older PubMed ``source_version`` than the stored
+    one never overwrites it (counted unchanged and ``stale``).
+    """
+    chosen = _latest_per_source_id(parsed)
+    result = UpsertBatchResult()
+    if not chosen:
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        existing = _existing(list(chosen))
+        to_create: list[EvidenceRecord] = []
+        to_update: list[EvidenceRecord] = []
+        untouched_ids: list[int] = []
+        for key, record in chosen.items():
+            values = record_fields(record)
+            row = existing.get(key)
+            if row is None:
+                to_create.append(
+                    EvidenceRecord(
+                        source=record.source,
+                        source_id=record.source_id,
+                        uid=f"{record.source}:{record.source_id}",
+                        first_harvested_at=harvested_at,
+                        last_harvested_at=harvested_at,
+                        version=1,
+                        **values,
+                    )
+                )
+            elif record.source_version < row["source_version"]:
+                result.unchanged += 1
+                result.stale += 1
+            elif values["content_hash"] == row["content_hash"] and row["deleted_at"] is None:
+                result.unchanged += 1
+                untouched_ids.append(row["id"])
+            else:
+                to_update.append(
+                    EvidenceRecord(
+                        id=row["id"],
+                        version=row["version"] + 1,
+                        deleted_at=None,
+                        last_harvested_at=harvested_at,
+                        updated_at=now,
+                        **values,
+                    )
+                )
+        if to_create:
+            created = EvidenceRecord.objects.bulk_create(to_create, batch_size=500)
+            result.new = len(created)
+            result.changed_ids.extend(record.pk for record in created)
+        if to_update:
+            EvidenceRecord.objects.bulk_update(to_update, _UPDATE_FIELDS, batch_size=100)
+            result.updated = len(to_update)
+            result.changed_ids.extend(record.pk for record in to_update)
+        for start in range(0, len(untouched_ids), _IN_CHUNK):
+            EvidenceRecord.objects.filter(id__in=untouched_ids[start : start + _IN_CHUNK]).update(
+                last_harvested_at=harvested_at
+            )
+    return result
+
+
+def records_tombstone(*, source: str, source_ids: Sequence[str], deleted_at: datetime) -> list[int]:
+    """Mark the live records with these source ids deleted (kept as tombstones); return their pks.
+
+    Records already tombstoned or never stored are left alone and not returned.
+    """
+    ids: list[int] = []
+    unique_ids = list(dict.fromkeys(source_ids))
+    with transaction.atomic():
+        for start in range(0, len(unique_ids), _IN_CHUNK):
+            live = EvidenceRecord.objects.filter(
+                source=source, source_id__in=unique_ids[start : start + _IN_CHUNK], deleted_at__isnull=True
+            )
+            chunk_ids = list(live.values_list("id", flat=True))
+            if chunk_ids:
+                EvidenceRecord.objects.filter(id__in=chunk_ids).update(deleted_at=deleted_at, updated_at=timezone.now())
+                ids.extend(chunk_ids)
+    return ids
