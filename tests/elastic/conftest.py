@@ -7,7 +7,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -24,7 +23,7 @@ def launcher_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def es_url() -> Iterator[str]:
     """The URL of a real Elasticsearch node (started here unless ELASTICSEARCH_URL is set)."""
     configured = os.environ.get("ELASTICSEARCH_URL")
     if configured:
@@ -33,11 +32,11 @@ def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = launcher_missing()
     if missing:
         pytest.skip(missing)
-    node = NodeProcess(data_dir=tmp_path_factory.mktemp("es-node") / "data")
+    node = NodeProcess()
     url = node.start()
-    Elasticsearch(url).cluster.health(wait_for_status="yellow", timeout="60s")
+    Elasticsearch(url, request_timeout=90).cluster.health(wait_for_status="yellow", timeout="60s")
     yield url
-    node.stop()
+    node.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +65,3 @@ def make_backend(url: str, prefix: str, **options: object) -> ElasticsearchBacke
 def es_backend(es_url: str, es_prefix: str) -> ElasticsearchBackend:
     """A fresh, empty Elasticsearch backend under its own index prefix."""
     return make_backend(es_url, es_prefix)
-
-
-@pytest.fixture
-def node_dir(tmp_path: Path) -> Path:
-    return tmp_path / "node"

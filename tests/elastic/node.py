@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,14 +26,18 @@ def free_port() -> int:
 class NodeProcess:
     """One node process: ``start()`` blocks until it prints its URL (it then answers HTTP)."""
 
-    def __init__(self, *, data_dir: Path, port: int = 0, name: str = "evidence-test-node", heap: str = "1g") -> None:
-        self.data_dir = data_dir
+    def __init__(self, *, port: int = 0, name: str = "evidence-test-node", heap: str = "1g") -> None:
+        # Under the system temp folder, not pytest's private one: when the tests run as root the
+        # node runs as an unprivileged user (Elasticsearch refuses root) who must reach it.
+        self.folder = Path(tempfile.mkdtemp(prefix="es-node-"))
+        self.folder.chmod(0o755)
+        self.data_dir = self.folder / "data"
         self.port = port
         self.name = name
         self.heap = heap
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+        self.log_path = self.folder / "node.log"
 
     def start(self) -> str:
         """Start the node and return its URL. Raises RuntimeError (with the log's tail) when it
@@ -76,6 +82,11 @@ class NodeProcess:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def cleanup(self) -> None:
+        """Stop the node and delete its data and log."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def kill(self) -> None:
         """Stop the node abruptly (SIGKILL), as a crash or an OOM kill would."""
