@@ -157,6 +157,10 @@ SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 SEARCH_RRF_K = env_int("SEARCH_RRF_K", 60, minimum=1)
 SEARCH_EVIDENCE_WEIGHT = env_float("SEARCH_EVIDENCE_WEIGHT", 0.15)
 SEARCH_RECENCY_WEIGHT = env_float("SEARCH_RECENCY_WEIGHT", 0.05)
+SEARCH_FUSION = env_choice("SEARCH_FUSION", "linear", ("linear", "rrf"))
+SEARCH_LEXICAL_WEIGHT = env_float("SEARCH_LEXICAL_WEIGHT", 0.6)
+SEARCH_TITLE_REPEAT = env_int("SEARCH_TITLE_REPEAT", 2, minimum=1)
+SEARCH_ANN_THRESHOLD = env_int("SEARCH_ANN_THRESHOLD", 200_000, minimum=1)
 
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
@@ -179,6 +183,8 @@ EUTILS_MAX_RETRIES = env_int("EUTILS_MAX_RETRIES", 8)
 EUTILS_RETRY_BASE_SECONDS = env_float("EUTILS_RETRY_BASE_SECONDS", 2.0)
 EUTILS_RATE_LIMIT = env_float("EUTILS_RATE_LIMIT", 0.0)
 INGEST_STALL_SECONDS = env_float("INGEST_STALL_SECONDS", 120.0)
+# Stages stored records are handed to (ingest.pipeline): grade, index, embed.
+INGEST_HANDOFF_STAGES = env_list("INGEST_HANDOFF_STAGES", ["grade", "index", "embed"])
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))

@@ -69,6 +69,16 @@ def build_schema() -> tantivy.Schema:
 SCHEMA = build_schema()
 
 
+def _setting(name: str, default: int) -> int:
+    """Return a Django setting when Django is configured (the backend also runs without it)."""
+    try:
+        from django.conf import settings
+
+        return int(getattr(settings, name, default))
+    except Exception:  # ImproperlyConfigured outside a Django process
+        return default
+
+
 def _tantivy_document(doc: IndexDocument, title_repeat: int) -> tantivy.Document:
     values: dict[str, Any] = {
         "doc_id": doc.doc_id,
@@ -169,8 +179,8 @@ class EmbeddedBackend(SearchBackend):
         self.root = Path(str(options["path"]))
         self.fixed_generation: str | None = options.get("generation")
         self.field_weights = {**DEFAULT_FIELD_WEIGHTS, **dict(options.get("field_weights") or {})}
-        self.title_repeat = int(options.get("title_repeat") or DEFAULT_TITLE_REPEAT)
-        self.ann_threshold = int(options.get("ann_threshold") or 200_000)
+        self.title_repeat = int(options.get("title_repeat") or _setting("SEARCH_TITLE_REPEAT", DEFAULT_TITLE_REPEAT))
+        self.ann_threshold = int(options.get("ann_threshold") or _setting("SEARCH_ANN_THRESHOLD", 200_000))
         self.heap_size = int(options.get("writer_heap_bytes") or 64_000_000)
         self._readers: dict[str, _Reader] = {}
         self._readers_lock = threading.Lock()
