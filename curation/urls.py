@@ -19,6 +19,7 @@ urlpatterns = [
     path(C + "archive", views.collection_archive, name="archive"),
     path(C + "delete", views.collection_delete, name="delete"),
     path(C + "items/add", views.item_add, name="item-add"),
+    path(C + "items/reorder", views.items_reorder, name="items-reorder"),
     path(C + "items/<int:item_id>/edit", views.item_edit, name="item-edit"),
     path(C + "items/<int:item_id>/move", views.item_move, name="item-move"),
     path(C + "items/<int:item_id>/remove", views.item_remove, name="item-remove"),

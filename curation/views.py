@@ -56,7 +56,7 @@ def _form_errors(request: HttpRequest, form: Any) -> None:
 
 
 def _back(request: HttpRequest, collection: Collection) -> HttpResponseRedirect:
-    return redirect(reverse("curation:detail", args=[collection.pk]) + request.POST.get("anchor", ""))
+    return redirect("curation:detail", pk=collection.pk)
 
 
 # --- Collections ---------------------------------------------------------------------------------
@@ -226,6 +226,18 @@ def item_move(request: HttpRequest, collection: Collection, item_id: int) -> Htt
     if form.is_valid():
         services.item_move(user=request.user, item=item, direction=form.cleaned_data["direction"])
     return redirect(reverse("curation:detail", args=[collection.pk]) + f"#item-{item.pk}")
+
+
+@collection_view(Access.EDIT)
+@require_POST
+def items_reorder(request: HttpRequest, collection: Collection) -> HttpResponse:
+    """Drag and drop (JavaScript) posts the new order as comma-separated item ids."""
+    try:
+        item_ids = [int(part) for part in request.POST.get("order", "").split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInput("The order must be item ids separated by commas") from None
+    services.items_reorder(user=request.user, collection=collection, item_ids=item_ids)
+    return _back(request, collection)
 
 
 @collection_view(Access.EDIT)

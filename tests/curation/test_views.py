@@ -43,6 +43,7 @@ PAGES = {
     "item_add": ("post", "{c}/items/add", {"record": "R2"}, (302, 302, 403, 404)),
     "item_edit": ("post", "{c}/items/{i}/edit", {"note": "x", "decision": "include"}, (302, 302, 403, 404)),
     "item_move": ("post", "{c}/items/{i}/move", {"direction": "down"}, (302, 302, 403, 404)),
+    "reorder": ("post", "{c}/items/reorder", {"order": "ORDER"}, (302, 302, 403, 404)),
     "item_remove": ("post", "{c}/items/{i}/remove", {}, (302, 302, 403, 404)),
     "freeze": ("post", "{c}/snapshots/new", {"label": "x"}, (302, 302, 403, 404)),
     "search_add": ("post", "{c}/searches/add", {"query": "aspirin"}, (302, 302, 403, 404)),
@@ -68,6 +69,10 @@ def test_page_permissions(
     )
     if data and data.get("record") == "R2":
         data = {**data, "record": world["records"][2].pmid}
+    if data and data.get("order") == "ORDER":
+        data = {
+            "order": ",".join(str(pk) for pk in world["c"].items.order_by("-position").values_list("pk", flat=True))
+        }
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[role_index]
     if expected[role_index] == 404:
@@ -243,3 +248,18 @@ def test_collection_page_queries_do_not_grow_with_items(
         services.item_add(user=owner, collection=collection, record=EvidenceRecordFactory().uid)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_drag_and_drop_order_is_saved_and_bad_orders_are_refused(
+    client: Client, world: dict[str, Any], coauthor: User
+) -> None:
+    client.force_login(coauthor)
+    ids = list(world["c"].items.order_by("position").values_list("pk", flat=True))
+    url = f"/collections/{world['c'].pk}/items/reorder"
+    assert client.post(url, {"order": ",".join(str(i) for i in reversed(ids))}).status_code == 302
+    assert list(world["c"].items.order_by("position").values_list("pk", flat=True)) == list(reversed(ids))
+    response = client.post(url, {"order": "1,x"}, follow=True)
+    assert "item ids" in response.content.decode()
+    response = client.post(url, {"order": str(ids[0])}, follow=True)
+    assert "every item" in response.content.decode()
+    assert list(world["c"].items.order_by("position").values_list("pk", flat=True)) == list(reversed(ids))
