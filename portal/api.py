@@ -146,7 +146,14 @@ EMPTY_SEARCH: dict[str, Any] = {"count": 0, "pending_vectors": 0, "results": [],
 
 def _doc(description: str, **schema: Any) -> Any:
     """Document a parameter's real type and bounds; ``SearchForm`` enforces them (400, not 422)."""
-    return Field(None, description=description, json_schema_extra=schema)
+    is_list = "items" in schema
+    declared = {"type": "array" if is_list else "string", **schema}
+
+    def replace(generated: dict[str, Any]) -> None:
+        generated.pop("anyOf", None)  # the loose str | None that lets bad values reach the form
+        generated.update(declared)
+
+    return Field(None, description=description, json_schema_extra=replace)
 
 
 LEVEL_SLUGS = [info.level.value for info in LEVELS]
