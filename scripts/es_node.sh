@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 node_dir="$root/tests/es_node"
-bash "$root/scripts/build_es_node.sh"
+bash "$root/scripts/build_es_node.sh" >&2  # stdout carries only the URL line
 
 heap="${ES_NODE_HEAP:-1g}"
 cmd=(java "-Xms${ES_NODE_HEAP_MIN:-256m}" "-Xmx$heap" -XX:+UseSerialGC
