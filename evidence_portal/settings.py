@@ -203,6 +203,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# --- Portal -------------------------------------------------------------------------------------
+PORTAL_API_RATE = env_str("PORTAL_API_RATE", "600/m")
+_rate_count, _, _rate_period = PORTAL_API_RATE.partition("/")
+if not _rate_count.isdigit() or _rate_period not in {"s", "sec", "m", "min", "h", "hour", "d", "day"}:
+    raise ImproperlyConfigured("PORTAL_API_RATE must look like 600/m (requests per s, m, h or d)")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -25,7 +25,7 @@ DEFAULT_RATE = "600/m"
 
 
 class ClientRateThrottle(SimpleRateThrottle):
-    """Per-client (IP address) sliding-window limit, rate from ``settings.PORTAL_API_RATE``.
+    """Per-client (IP address) sliding-window limit; the rate is ``settings.PORTAL_API_RATE``.
 
     Unlike ninja's throttles it keeps no per-request state on the (shared) instance, so it is
     safe under a threaded server.
@@ -41,7 +41,7 @@ class ClientRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def allow_request(self, request: HttpRequest) -> bool:
-        num_requests, duration = self.parse_rate(getattr(settings, "PORTAL_API_RATE", DEFAULT_RATE))
+        num_requests, duration = self.parse_rate(settings.PORTAL_API_RATE)
         if not num_requests or not duration:
             return True
         key = self.get_cache_key(request)
