@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -172,3 +173,11 @@ trial registration NCT01234567.</AbstractText></Abstract>
 </Article></MedlineCitation></PubmedArticle>
 </PubmedArticleSet>
 """
+
+
+def test_train_command_if_missing_keeps_the_current_model(trained, tmp_path):
+    save_artifact(artifact=trained.artifact, metrics=trained.metrics, models_dir=tmp_path)
+    out = StringIO()
+    call_command("train_design_classifier", "--if-missing", "--output", str(tmp_path), stdout=out)
+    assert f"{trained.version} exists" in out.getvalue()
+    assert current_version(tmp_path) == trained.version

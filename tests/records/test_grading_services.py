@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from records.evidence.artifacts import save_artifact
-from records.evidence.services import record_id_batches, records_grade
+from records.evidence.services import design_classifier_train, record_id_batches, records_grade
 from records.evidence.training import train
 from records.models import EvidenceRecord
 from tests.factories import EvidenceRecordFactory
@@ -172,3 +172,20 @@ def test_unsettled_batches_skip_records_with_an_indexed_grade(no_model):
     ungraded = EvidenceRecordFactory()
     ids = [i for b in record_id_batches(only_unsettled=True) for i in b]
     assert sorted(ids) == sorted([waiting.id, ungraded.id])
+
+
+def test_training_from_the_database_learns_from_pubmeds_indexing(trained, settings, tmp_path):
+    settings.EVIDENCE_DATA_DIR = tmp_path
+    for example in corpus():
+        EvidenceRecordFactory(
+            source_id=example.pmid,
+            title=example.title,
+            abstract=example.abstract,
+            publication_types=list(example.publication_types),
+            mesh_headings=[{"descriptor": d, "major": False, "qualifiers": []} for d in example.mesh_descriptors],
+            publication_status=example.publication_status,
+        )
+    result = design_classifier_train()
+    # The same records from the database or from files give the same model.
+    assert result.result.version == trained.version
+    assert (tmp_path / "models" / "design" / "CURRENT").read_text().strip() == trained.version

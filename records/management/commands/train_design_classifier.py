@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from records.evidence.artifacts import current_version
 from records.evidence.services import design_classifier_train
 
 
@@ -26,9 +27,15 @@ class Command(BaseCommand):
         parser.add_argument("--output", type=Path, help="models folder (default: EVIDENCE_DATA_DIR/models/design)")
         parser.add_argument("--check-sources", action="store_true", help="also train/test across source files")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        parser.add_argument(
+            "--if-missing", action="store_true", help="do nothing when a current model exists (for make run)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths: list[Path] = options["pubmed"] or []
+        if options["if_missing"] and current_version(options["output"]):
+            self.stdout.write(f"design classifier {current_version(options['output'])} exists: not retrained")
+            return
         for path in paths:
             if not path.exists():
                 raise CommandError(f"{path} does not exist")
