@@ -102,11 +102,14 @@ def records_index(*, record_ids: Sequence[int], backend: SearchBackend | None = 
         result = backend.index_documents([doc for _, doc in changed])
         report.indexed, report.errors = result.indexed, result.errors
         with transaction.atomic():
-            for record, doc in changed:
-                IndexEntry.objects.update_or_create(
-                    record=record,
-                    defaults={"doc_id": doc.doc_id, "content_hash": doc.content_hash, "vector_ready": False},
-                )
+            # Replace the entries in bulk: two queries per batch instead of two per record.
+            IndexEntry.objects.filter(record__in=[record for record, _ in changed]).delete()
+            IndexEntry.objects.bulk_create(
+                [
+                    IndexEntry(record=record, doc_id=doc.doc_id, content_hash=doc.content_hash, vector_ready=False)
+                    for record, doc in changed
+                ]
+            )
     return report
 
 
