@@ -4,7 +4,8 @@
 new, changed or deleted. Grading (``records.evidence.services.records_grade``) and indexing
 (``search.indexing.records_index``) are looked up when called, so ingest works before those
 stages exist (a stage that is missing is skipped and logged once); embedding runs in its own
-task (``search.embed_pending``) because it is the slow part. A failing stage never loses the
+task (``search.embed_pending``) because it is the slow part. ``INGEST_HANDOFF_STAGES`` names the
+stages that run (all three by default). A failing stage never loses the
 stored records: the failure is logged and the stage's own reconciliation catches up.
 """
 
@@ -15,6 +16,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,10 @@ def records_changed(record_ids: Sequence[int]) -> HandOff:
     handoff = HandOff(record_ids=sorted(set(record_ids)))
     if not handoff.record_ids:
         return handoff
+    enabled = set(getattr(settings, "INGEST_HANDOFF_STAGES", [stage.name for stage in _stages]))
     for stage in _stages:
+        if stage.name not in enabled:
+            continue
         try:
             if stage.mode == "task":
                 sent = _send_task(stage.target)

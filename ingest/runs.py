@@ -95,11 +95,12 @@ def run_start_eutils(
     return run
 
 
-def run_start_files(*, paths: Sequence[str | Path]) -> HarvestRun:
+def run_start_files(*, paths: Sequence[str | Path], enqueue: bool = True) -> HarvestRun:
     """Create a run that loads ``paths`` in the given order, and enqueue the first (after commit).
 
     Files are applied one after another, so a later update file's version of a record wins and
-    its ``<DeleteCitation>`` entries apply after the records they delete were loaded.
+    its ``<DeleteCitation>`` entries apply after the records they delete were loaded. With
+    ``enqueue=False`` nothing is sent to the broker (see :func:`run_files_inline`).
     """
     if not paths:
         raise ValueError("no files to load")
@@ -123,7 +124,8 @@ def run_start_files(*, paths: Sequence[str | Path]) -> HarvestRun:
             )
             for index, path in enumerate(paths)
         ]
-        _enqueue_on_commit(items[:1])
+        if enqueue:
+            _enqueue_on_commit(items[:1])
     return run
 
 
@@ -220,9 +222,10 @@ def item_fail(*, item_id: int, error: str) -> None:
     logger.error("harvest run %s: %s failed: %s", item.run_id, item.key, error)
 
 
-def item_attempted(*, item_id: int) -> None:
-    """Count one more attempt at an item (shown in the admin)."""
+def item_attempted(*, item_id: int) -> int:
+    """Count one more attempt at an item (shown in the admin); return the attempts so far."""
     WorkItem.objects.filter(pk=item_id).update(attempts=F("attempts") + 1)
+    return int(WorkItem.objects.filter(pk=item_id).values_list("attempts", flat=True).first() or 0)
 
 
 # --- storing parsed items ----------------------------------------------------------------------
@@ -402,9 +405,19 @@ def _iter_skipping(path: str, done: int) -> Iterator[Any]:
 
 
 def file_load(*, item_id: int) -> None:
-    """Load one PubMed file in chunks, each stored with the file's progress, then start the next.
+    """Load one file item (see :func:`file_item_load`), then enqueue the run's next file."""
+    run_id = WorkItem.objects.filter(pk=item_id).values_list("run_id", flat=True).first()
+    if run_id is None:
+        return
+    file_item_load(item_id=item_id)
+    _enqueue_next_file(run_id)
 
-    A worker killed mid-file resumes after the last stored chunk, so counts stay exact.
+
+def file_item_load(*, item_id: int) -> None:
+    """Load one PubMed file in chunks, each stored together with the file's progress.
+
+    A worker killed mid-file resumes after the last stored chunk, so counts stay exact. A file
+    that is gone marks the item failed with the reason.
     """
     item = _pending(item_id)
     if item is None:
@@ -412,7 +425,6 @@ def file_load(*, item_id: int) -> None:
     path = str(item.payload["path"])
     if not Path(path).is_file():
         item_fail(item_id=item_id, error=f"{path}: no such file")
-        _enqueue_next_file(item.run_id)
         return
     done = int(item.payload.get("done", 0))
     size = _setting("INGEST_LOAD_BATCH_SIZE", 500)
@@ -426,7 +438,7 @@ def file_load(*, item_id: int) -> None:
             run, item = locked
             if int(item.payload.get("done", 0)) != done:
                 return  # another worker got further with this file; leave it to that one
-            stored, changed = _store(run, chunk, where=f"{Path(path).name}")
+            stored, changed = _store(run, chunk, where=Path(path).name)
             run.fetched += stored.read
             done += len(chunk)
             item.payload = {**item.payload, "done": done}
@@ -435,8 +447,27 @@ def file_load(*, item_id: int) -> None:
             _save(run, item)
             _hand_off(changed)
         if len(chunk) < size:
-            break
-    _enqueue_next_file(item.run_id)
+            return
+
+
+def run_files_inline(*, run_id: int) -> HarvestRun:
+    """Load every pending file of a run in this process, in order, and return the finished run.
+
+    The same work items and steps as the ``ingest.load_file`` task, without a broker: for
+    ``load_pubmed --sync`` (the seed load of ``make run``) and benchmarks.
+    """
+    while True:
+        following = (
+            WorkItem.objects.filter(run_id=run_id, kind=ItemKind.FILE, status=ItemStatus.PENDING)
+            .order_by("sequence")
+            .first()
+        )
+        if following is None:
+            return HarvestRun.objects.get(pk=run_id)
+        try:
+            file_item_load(item_id=following.pk)
+        except (OSError, ValueError) as error:
+            item_fail(item_id=following.pk, error=f"{type(error).__name__}: {error}")
 
 
 def _enqueue_next_file(run_id: int) -> None:

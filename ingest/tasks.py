@@ -30,7 +30,7 @@ TASK_OPTIONS: dict[str, Any] = {
 
 
 def _run_step(task: Task, step: Any, item_id: int) -> None:
-    runs.item_attempted(item_id=item_id)
+    attempts = runs.item_attempted(item_id=item_id)
     try:
         step(item_id=item_id)
     except TransientEutilsError as error:
@@ -45,6 +45,13 @@ def _run_step(task: Task, step: Any, item_id: int) -> None:
         runs.item_fail(item_id=item_id, error=str(error))
     except (OSError, ValueError) as error:
         runs.item_fail(item_id=item_id, error=f"{type(error).__name__}: {error}")
+    except Exception as error:
+        # An unexpected error (a bug, a database hiccup): leave the item pending so a resume
+        # tries again, but give up on it once it has failed as often as a transient error may.
+        if attempts > int(getattr(settings, "EUTILS_MAX_RETRIES", 8)):
+            runs.item_fail(item_id=item_id, error=f"{type(error).__name__}: {error}")
+            return
+        raise
 
 
 @shared_task(name="ingest.pubmed.search_window", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)

@@ -5,83 +5,144 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='RateLimitSlot',
+            name="RateLimitSlot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('next_at', models.FloatField(default=0.0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64, unique=True)),
+                ("next_at", models.FloatField(default=0.0)),
             ],
         ),
         migrations.CreateModel(
-            name='SavedQuery',
+            name="SavedQuery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('query', models.TextField()),
-                ('datetype', models.CharField(choices=[('edat', 'Entrez date'), ('mdat', 'Modification date'), ('pdat', 'Publication date')], default='mdat', max_length=4)),
-                ('checkpoint', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("query", models.TextField()),
+                (
+                    "datetype",
+                    models.CharField(
+                        choices=[("edat", "Entrez date"), ("mdat", "Modification date"), ("pdat", "Publication date")],
+                        default="mdat",
+                        max_length=4,
+                    ),
+                ),
+                ("checkpoint", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'saved queries',
+                "verbose_name_plural": "saved queries",
             },
         ),
         migrations.CreateModel(
-            name='HarvestRun',
+            name="HarvestRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('eutils', 'PubMed E-utilities'), ('files', 'PubMed bulk files')], max_length=16)),
-                ('query', models.TextField(blank=True)),
-                ('datetype', models.CharField(blank=True, choices=[('edat', 'Entrez date'), ('mdat', 'Modification date'), ('pdat', 'Publication date')], max_length=4)),
-                ('window_start', models.DateField(blank=True, null=True)),
-                ('window_end', models.DateField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='pending', max_length=16)),
-                ('found', models.PositiveIntegerField(default=0)),
-                ('fetched', models.PositiveIntegerField(default=0)),
-                ('new', models.PositiveIntegerField(default=0)),
-                ('updated', models.PositiveIntegerField(default=0)),
-                ('unchanged', models.PositiveIntegerField(default=0)),
-                ('deleted', models.PositiveIntegerField(default=0)),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('saved_query', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='ingest.savedquery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("eutils", "PubMed E-utilities"), ("files", "PubMed bulk files")], max_length=16
+                    ),
+                ),
+                ("query", models.TextField(blank=True)),
+                (
+                    "datetype",
+                    models.CharField(
+                        blank=True,
+                        choices=[("edat", "Entrez date"), ("mdat", "Modification date"), ("pdat", "Publication date")],
+                        max_length=4,
+                    ),
+                ),
+                ("window_start", models.DateField(blank=True, null=True)),
+                ("window_end", models.DateField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("found", models.PositiveIntegerField(default=0)),
+                ("fetched", models.PositiveIntegerField(default=0)),
+                ("new", models.PositiveIntegerField(default=0)),
+                ("updated", models.PositiveIntegerField(default=0)),
+                ("unchanged", models.PositiveIntegerField(default=0)),
+                ("deleted", models.PositiveIntegerField(default=0)),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "saved_query",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="ingest.savedquery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='WorkItem',
+            name="WorkItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('window', 'Search a date window'), ('batch', 'Fetch a batch of PMIDs'), ('file', 'Load a file')], max_length=8)),
-                ('key', models.CharField(max_length=255)),
-                ('sequence', models.PositiveIntegerField(default=0)),
-                ('payload', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='ingest.harvestrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("window", "Search a date window"),
+                            ("batch", "Fetch a batch of PMIDs"),
+                            ("file", "Load a file"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("key", models.CharField(max_length=255)),
+                ("sequence", models.PositiveIntegerField(default=0)),
+                ("payload", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="ingest.harvestrun"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['run', 'status'], name='ingest_work_run_id_6ab7f9_idx')],
-                'constraints': [models.UniqueConstraint(fields=('run', 'key'), name='unique_work_item_key_per_run')],
+                "indexes": [models.Index(fields=["run", "status"], name="ingest_work_run_id_6ab7f9_idx")],
+                "constraints": [models.UniqueConstraint(fields=("run", "key"), name="unique_work_item_key_per_run")],
             },
         ),
     ]
