@@ -82,7 +82,7 @@ class Prediction:
     """The classifier's verdict for one text: a level (UNKNOWN below threshold) and probabilities."""
 
     level: EvidenceLevel
-    probability: float  # of the predicted level; for UNKNOWN, of the most likely design class
+    probability: float  # of the predicted level; for UNKNOWN, 1 - that of the most likely design class
     probabilities: dict[str, float]
 
 
@@ -152,7 +152,8 @@ class DesignClassifier:
                 if row[candidate.value] >= self.thresholds[candidate.value]:
                     level = candidate
                     break
-            probability = row[level.value] if level != EvidenceLevel.UNKNOWN else max(row.values())
+            # For UNKNOWN: the probability that it is none of the design classes (1 - the best).
+            probability = row[level.value] if level != EvidenceLevel.UNKNOWN else 1.0 - max(row.values())
             out.append(Prediction(level=level, probability=probability, probabilities=row))
         return out
 

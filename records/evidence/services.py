@@ -70,7 +70,7 @@ def predicted_grade(rule_grade: Grade, *, level: EvidenceLevel, probability: flo
             reasons=rule_grade.reasons,
             explanation=(
                 f"{rule_grade.explanation}; the design classifier {model.version} was not confident "
-                f"enough to predict a design (best probability {probability:.2f})"
+                f"enough to predict a design (best design probability {1.0 - probability:.2f})"
             ),
             predicted=False,
             probability=round(probability, 4),
