@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
@@ -19,7 +19,15 @@ from ninja.security import HttpBearer, django_auth
 from curation import exports, selectors, services, snapshots
 from curation.accounts import api_token_user
 from curation.models import Collection, CollectionItem, Snapshot
-from curation.permissions import Access, CollectionNotFound, InvalidInput, NotAllowed, access_level
+from curation.permissions import (
+    Access,
+    CollectionNotFound,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    UnknownRecord,
+    access_level,
+)
 
 
 class TokenAuth(HttpBearer):
@@ -40,6 +48,10 @@ def _errors() -> Iterator[None]:
         raise HttpError(404, "Not found") from None
     except NotAllowed as error:
         raise HttpError(403, str(error)) from None
+    except UnknownRecord as error:
+        raise HttpError(404, str(error)) from None
+    except Conflict as error:
+        raise HttpError(409, str(error)) from None
     except InvalidInput as error:
         raise HttpError(400, str(error)) from None
 
@@ -48,13 +60,17 @@ class Error(Schema):
     detail: str
 
 
+# At least one character that is not whitespace (str.split() also splits on \x1c-\x1f).
+NAME_PATTERN = r"[^\s\x1c-\x1f]"
+
+
 class CollectionIn(Schema):
-    name: str = Field(..., max_length=200)
+    name: str = Field(..., min_length=1, max_length=200, pattern=NAME_PATTERN)
     description: str = ""
 
 
 class CollectionPatch(Schema):
-    name: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     description: str | None = None
     archived: bool | None = None
 
@@ -86,7 +102,7 @@ class ItemIn(Schema):
 
 class ItemPatch(Schema):
     note: str | None = None
-    tags: list[str] | None = None
+    tags: list[Annotated[str, Field(max_length=50)]] | None = Field(None, max_length=20, description="At most 20 tags")
     decision: Literal["undecided", "include", "exclude"] | None = None
     exclusion_reason: str | None = None
     certainty: Literal["high", "moderate", "low", "very_low", ""] | None = None
@@ -263,7 +279,7 @@ def list_items(request: HttpRequest, collection_id: int) -> list[dict[str, Any]]
     return [_item_out(item) for item in selectors.collection_items(collection)]
 
 
-@router.post("/{collection_id}/items", response={201: ItemOut, 400: Error, 403: Error, 404: Error})
+@router.post("/{collection_id}/items", response={201: ItemOut, 400: Error, 403: Error, 404: Error, 409: Error})
 def add_item(request: HttpRequest, collection_id: int, payload: ItemIn) -> Status[dict[str, Any]]:
     """Add a record by PMID, guideline id or uid, with an optional note."""
     user = _user(request)
@@ -273,7 +289,9 @@ def add_item(request: HttpRequest, collection_id: int, payload: ItemIn) -> Statu
     return Status(201, _item_out(item))
 
 
-@router.patch("/{collection_id}/items/{item_id}", response={200: ItemOut, 400: Error, 403: Error, 404: Error})
+@router.patch(
+    "/{collection_id}/items/{item_id}", response={200: ItemOut, 400: Error, 403: Error, 404: Error, 409: Error}
+)
 def update_item(request: HttpRequest, collection_id: int, item_id: int, payload: ItemPatch) -> dict[str, Any]:
     """Change note, tags, decision (with a reason when excluding) or certainty; ``move`` up or down."""
     user = _user(request)

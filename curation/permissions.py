@@ -32,6 +32,15 @@ class InvalidInput(ValueError):
     """Input a service cannot accept; the message is safe to show (shown as a 400)."""
 
 
+class UnknownRecord(InvalidInput):
+    """The record to add does not exist (or was withdrawn); the API answers 404."""
+
+
+class Conflict(InvalidInput):
+    """Well-formed input that conflicts with the current state (a duplicate, a reason for
+    exclusion without the decision "exclude"); the API answers 409."""
+
+
 UserLike = AbstractBaseUser | AnonymousUser
 
 

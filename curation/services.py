@@ -21,7 +21,16 @@ from curation.models import (
     Role,
     SavedSearch,
 )
-from curation.permissions import Access, InvalidInput, NotAllowed, UserLike, is_author, require_access
+from curation.permissions import (
+    Access,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    UnknownRecord,
+    UserLike,
+    is_author,
+    require_access,
+)
 from curation.selectors import record_lookup
 
 MAX_TAGS = 20
@@ -133,9 +142,9 @@ def item_add(*, user: UserLike, collection: Collection, record: str, note: str =
     _require_active(collection)
     found = record_lookup(record) if isinstance(record, str) else None
     if found is None:
-        raise InvalidInput(f"No record with id “{str(record)[:100]}”")
+        raise UnknownRecord(f"No record with id “{str(record)[:100]}”")
     if collection.items.filter(record=found).exists():
-        raise InvalidInput(f"{found.uid} is already in this collection")
+        raise Conflict(f"{found.uid} is already in this collection")
     position = (collection.items.aggregate(top=Max("position"))["top"] or 0) + 1
     try:
         with transaction.atomic():
@@ -143,7 +152,7 @@ def item_add(*, user: UserLike, collection: Collection, record: str, note: str =
                 collection=collection, record=found, position=position, note=note or "", added_by_id=user.pk
             )
     except IntegrityError:
-        raise InvalidInput(f"{found.uid} is already in this collection") from None
+        raise Conflict(f"{found.uid} is already in this collection") from None
     collection.save(update_fields=["updated_at"])
     audit(collection, user, "item_added", f"Added {found.uid}", record=found.uid, item=item.pk)
     return item
@@ -174,7 +183,7 @@ def item_update(*, user: UserLike, item: CollectionItem, **fields: Any) -> Colle
     decision = values.get("decision", item.decision)
     if decision != Decision.EXCLUDE:
         if values.get("exclusion_reason"):
-            raise InvalidInput("A reason for exclusion only goes with the decision “exclude”")
+            raise Conflict("A reason for exclusion only goes with the decision “exclude”")
         values["exclusion_reason"] = ""
     changes = {key: [getattr(item, key), value] for key, value in values.items() if getattr(item, key) != value}
     if not changes:

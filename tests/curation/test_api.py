@@ -105,8 +105,8 @@ def test_add_item_by_pmid_and_guideline_id_returns_ids(client: Client, world: di
     assert by_pmid.json()["id"] and by_pmid.json()["note"] == "Cohort"
     assert by_guideline.json()["record"] == "uspstf:hypertension-2021"
     duplicate = call(client, "post", url, owner, {"record": "hypertension-2021"})
-    assert duplicate.status_code == 400 and "already" in duplicate.json()["detail"]
-    assert call(client, "post", url, owner, {"record": "nope"}).status_code == 400
+    assert duplicate.status_code == 409 and "already" in duplicate.json()["detail"]
+    assert call(client, "post", url, owner, {"record": "nope"}).status_code == 404
 
 
 def test_item_patch_sets_decision_certainty_tags_and_moves(client: Client, world: dict, owner: User) -> None:
