@@ -93,7 +93,8 @@ def load_pubmed_paths(
     the last file is the one stored and earlier copies are counted ``superseded``, so loading the
     same files again changes nothing. ``supersede_across_files=False`` skips the byte pre-scan
     this needs (for loads too large to keep a PMID map in memory): then each copy is written in turn.
-    Records and deletions are applied in file order.
+    Records and deletions are applied in file order; a deletion followed by the record in a later
+    file of the same load leaves the record live (and is not applied, so reloads change nothing).
     """
     files = list(iter_input_paths(paths))
     last_file = last_file_of_each_pmid(files) if supersede_across_files else {}
@@ -137,6 +138,8 @@ def load_pubmed_paths(
                     flush_records()
             elif isinstance(item, DeletedCitation):
                 counts.deletions_read += 1
+                if last_file.get(item.source_id, -1) > index:
+                    continue  # a later file of this load holds the record again: it stays live
                 flush_records()
                 pending_deletes.append(item.source_id)
                 if len(pending_deletes) >= batch_size:
