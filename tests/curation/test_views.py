@@ -263,3 +263,21 @@ def test_drag_and_drop_order_is_saved_and_bad_orders_are_refused(
     response = client.post(url, {"order": str(ids[0])}, follow=True)
     assert "every item" in response.content.decode()
     assert list(world["c"].items.order_by("position").values_list("pk", flat=True)) == list(reversed(ids))
+
+
+def test_sign_in_and_out_with_the_forms(client: Client, owner: User) -> None:
+    response = client.post("/accounts/login/", {"username": "olivia", "password": "pw-olivia", "next": "/collections/"})
+    assert response.status_code == 302 and response["Location"] == "/collections/"
+    assert client.get("/collections/").status_code == 200
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/collections/").status_code == 302
+
+
+def test_staff_administer_collections_in_the_admin(client: Client, world: dict[str, Any], owner: User) -> None:
+    client.force_login(owner)
+    assert client.get("/admin/curation/collection/").status_code == 302  # not staff: sent to the admin login
+    admin = User.objects.create_superuser("root", "root@example.org", "pw")
+    client.force_login(admin)
+    assert b"Hypertension in adults" in client.get("/admin/curation/collection/").content
+    assert client.get(f"/admin/curation/snapshot/{world['snapshot'].pk}/change/").status_code == 200
+    assert client.post(f"/admin/curation/snapshot/{world['snapshot'].pk}/delete/").status_code == 403
