@@ -214,3 +214,13 @@ def test_readyz_is_503_with_detail_when_search_is_down(client: Client, db: None,
     body = response.json()
     assert body["ok"] is False and body["search"]["ok"] is False
     assert "missing" in body["search"]["detail"]
+
+
+def test_records_waiting_for_vectors_are_announced(client: Client, db: None, fresh_index: Any) -> None:
+    from tests.portal.corpus import index_records
+
+    records = [EvidenceRecordFactory(title=f"Aspirin after stroke, part {n}") for n in range(2)]
+    index_records(records, vectors=False)
+    html = client.get("/search", {"q": "aspirin"}).content.decode()
+    assert len(result_titles(html)) == 2  # keyword search works before the vectors are there
+    assert "2 records still being indexed" in html
