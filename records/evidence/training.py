@@ -239,7 +239,7 @@ def evaluate(classifier: DesignClassifier, rows: Sequence[Example]) -> dict[str,
     for level in CLASSES:
         name = level.value
         is_true = np.array([t == name for t in truth])
-        scores = _scores(is_true, np.array([p == name for p in predicted]))
+        scores: dict[str, float | int | None] = dict(_scores(is_true, np.array([p == name for p in predicted])))
         probs = np.array([p.probabilities[name] for p in predictions])
         scores["roc_auc"] = round(float(roc_auc_score(is_true, probs)), 4) if 0 < is_true.sum() < len(rows) else None
         result["classes"][name] = scores

@@ -181,3 +181,8 @@ def test_train_command_if_missing_keeps_the_current_model(trained, tmp_path):
     call_command("train_design_classifier", "--if-missing", "--output", str(tmp_path), stdout=out)
     assert f"{trained.version} exists" in out.getvalue()
     assert current_version(tmp_path) == trained.version
+
+
+def test_train_command_enqueue_refuses_files(tmp_path):
+    with pytest.raises(CommandError, match="--enqueue trains from the database"):
+        call_command("train_design_classifier", "--enqueue", "--pubmed", str(tmp_path))

@@ -57,3 +57,38 @@ def test_regrade_sync_grades_inline(harvest_env):  # noqa: F811
     assert "graded 1 records" in result.stdout
     record.refresh_from_db()
     assert record.evidence_level == "expert_opinion"
+
+
+def test_retrain_task_trains_from_the_database_and_regrades_unindexed_records(harvest_env):  # noqa: F811
+    from records.evidence.artifacts import current_version
+    from tests.records.design_corpus import corpus
+
+    for example in corpus():
+        EvidenceRecordFactory(
+            source_id=example.pmid,
+            title=example.title,
+            abstract=example.abstract,
+            publication_types=list(example.publication_types),
+            mesh_headings=[{"descriptor": d, "major": False, "qualifiers": []} for d in example.mesh_descriptors],
+        )
+    waiting = EvidenceRecordFactory(
+        title="A randomised trial of a new drug for sepsis",
+        abstract="Adults were randomised to placebo or drug, double-blind; trial registration NCT01234567.",
+        publication_types=["Journal Article"],
+        mesh_headings=[],
+        publication_status="In-Process",
+    )
+    # A data dir of its own, so the model trained here grades nothing in other tests.
+    harvest_env.env["EVIDENCE_DATA_DIR"] = str(harvest_env.folder / "data")
+    models = harvest_env.folder / "data" / "models" / "design"
+    harvest_env.start_worker("trainer")
+    result = harvest_env.manage("train_design_classifier", "--enqueue", check=True)
+    assert "enqueued records.retrain_design_classifier" in result.stdout
+
+    def predicted() -> bool:
+        waiting.refresh_from_db()
+        return waiting.evidence_predicted
+
+    assert _wait_for(predicted, timeout=180), harvest_env.workers[0].output()[-3000:]
+    assert waiting.evidence_level == "rct"
+    assert waiting.evidence_model_version == current_version(models)

@@ -28,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--check-sources", action="store_true", help="also train/test across source files")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
         parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="hand the training (from the database) to the worker: records.retrain_design_classifier",
+        )
+        parser.add_argument(
             "--if-missing", action="store_true", help="do nothing when a current model exists (for make run)"
         )
 
@@ -35,6 +40,14 @@ class Command(BaseCommand):
         paths: list[Path] = options["pubmed"] or []
         if options["if_missing"] and current_version(options["output"]):
             self.stdout.write(f"design classifier {current_version(options['output'])} exists: not retrained")
+            return
+        if options["enqueue"]:
+            if paths or options["output"]:
+                raise CommandError("--enqueue trains from the database into the default models folder")
+            from records.tasks import retrain_design_classifier
+
+            retrain_design_classifier.delay()
+            self.stdout.write("enqueued records.retrain_design_classifier")
             return
         for path in paths:
             if not path.exists():
