@@ -143,3 +143,23 @@ def test_fast_content_hash_equals_the_dataclass_hash() -> None:
     record = parsed("100", publication_date=None, keywords=("a", "b"))
     assert content_hash(record) == record.content_hash()
     assert content_hash(parsed("100")) == parsed("100").content_hash()
+
+
+def test_selectors_read_what_the_services_wrote() -> None:
+    from records.selectors import record_get_by_pmid, record_get_by_uid, record_totals, records_by_ids
+
+    result = records_upsert_batch(parsed=[parsed("100"), parsed("101", retracted=True)], harvested_at=T0)
+    records_tombstone(source="pubmed", source_ids=["100"], deleted_at=T1)
+    assert record_get_by_uid(uid="pubmed:101").source_id == "101"
+    assert record_get_by_pmid(pmid=" 100 ").is_deleted
+    assert [r.source_id for r in records_by_ids(ids=list(reversed(result.changed_ids)))] == ["101"]
+    assert len(records_by_ids(ids=result.changed_ids, include_deleted=True)) == 2
+    totals = record_totals()
+    assert (totals.total, totals.live, totals.deleted, totals.retracted, totals.graded) == (2, 1, 1, 1, 0)
+
+
+def test_admin_lists_and_finds_records_by_pmid(admin_client) -> None:
+    records_upsert_batch(parsed=[parsed("100"), parsed("101")], harvested_at=T0)
+    page = admin_client.get("/admin/records/evidencerecord/", {"q": "101"})
+    assert page.status_code == 200
+    assert b"pubmed:101" in page.content and b"pubmed:100" not in page.content
