@@ -63,6 +63,13 @@ class ElasticsearchBackend(SearchBackend):
         self.keep_generations = max(int(options.get("keep_generations") or 2), 1)
         self._client: Elasticsearch | None = options.get("client")  # type: ignore[assignment]
         self._checked_indices: set[str] = set()
+        # (model, dims) of the read target, cached briefly: the search service asks on every query.
+        self._space: tuple[float, tuple[str, int] | None] | None = None
+        ttl = options.get("vector_space_ttl")
+        self.space_ttl = 5.0 if ttl is None else float(ttl)
+        self.bulk_chunk = int(options.get("bulk_chunk") or BULK_CHUNK)
+        self.bulk_retries = int(options.get("bulk_retries") or 5)
+        self.bulk_backoff = float(options.get("bulk_backoff") or 1.0)
 
     # --- plumbing --------------------------------------------------------------------------------
     @property
@@ -202,11 +209,11 @@ class ElasticsearchBackend(SearchBackend):
             for ok, item in helpers.streaming_bulk(
                 self.client,
                 actions,
-                chunk_size=int(self.options.get("bulk_chunk") or BULK_CHUNK),
+                chunk_size=self.bulk_chunk,
                 max_chunk_bytes=BULK_CHUNK_BYTES,
                 raise_on_error=False,
-                max_retries=int(self.options.get("bulk_retries") or 5),
-                initial_backoff=float(self.options.get("bulk_backoff") or 1.0),
+                max_retries=self.bulk_retries,
+                initial_backoff=self.bulk_backoff,
                 max_backoff=30.0,
             ):
                 answered += 1
@@ -255,6 +262,7 @@ class ElasticsearchBackend(SearchBackend):
                 index=index,
                 meta={"vector_dims": dims, "vector_model": model},
             )
+            self._space = None
 
     def _existing(self, index: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Return ``{doc_id: source}`` (content hash and vector fields) of the ids already indexed."""
@@ -410,13 +418,19 @@ class ElasticsearchBackend(SearchBackend):
         return out
 
     def vector_space(self) -> tuple[str, int] | None:
+        """Return (model, dims) recorded on the read target, or None (no vectors, nothing built).
+        Cached for ``vector_space_ttl`` seconds; this instance's own writes refresh it."""
+        now = time.monotonic()
+        if self._space is not None and self._space[0] > now:
+            return self._space[1]
         response = self._read("reading the mapping", self.client.indices.get_mapping)
-        if response is None:
-            return None
-        meta = dict(next(iter(dict(response).values()))["mappings"].get("_meta") or {})
-        if not meta.get("vector_dims"):
-            return None
-        return str(meta.get("vector_model") or ""), int(meta["vector_dims"])
+        space: tuple[str, int] | None = None
+        if response is not None:
+            meta = dict(next(iter(dict(response).values()))["mappings"].get("_meta") or {})
+            if meta.get("vector_dims"):
+                space = str(meta.get("vector_model") or ""), int(meta["vector_dims"])
+        self._space = (now + self.space_ttl, space)
+        return space
 
     def suggest_terms(self, prefix: str, *, limit: int) -> list[str]:
         """Return titles whose words start with ``prefix`` (a match_phrase_prefix on the title)."""
@@ -468,6 +482,7 @@ class ElasticsearchBackend(SearchBackend):
         ]
         actions.append({"add": {"index": generation, "alias": self.read_alias}})
         self._call(f"switching {self.read_alias} to {generation}", self.client.indices.update_aliases, actions=actions)
+        self._space = None
         older = [g for g in self.generations() if g < generation]
         for name in older[: max(len(older) - (self.keep_generations - 1), 0)]:
             self.drop_generation(name)

@@ -17,9 +17,10 @@ def make_client(options: dict[str, Any]) -> Elasticsearch:
     url = options.get("url")
     if not url:
         raise SearchBackendError("the elasticsearch backend needs OPTIONS['url'] (set ELASTICSEARCH_URL)")
+    retries = options.get("max_retries")
     kwargs: dict[str, Any] = {
         "request_timeout": float(options.get("request_timeout") or 30),
-        "max_retries": int(options.get("max_retries") if options.get("max_retries") is not None else 2),
+        "max_retries": 2 if retries is None else int(retries),
         "retry_on_timeout": True,
     }
     if options.get("api_key"):
