@@ -67,6 +67,7 @@ def evaluate(scifact: Path, backend: str) -> dict[str, Any]:
     return json.loads(out.getvalue())
 
 
+@pytest.mark.timeout(2400)  # embeds SciFact when no earlier test has (the disk cache serves the rest)
 def test_hybrid_ndcg_on_elasticsearch_matches_the_embedded_backend(scifact: Path, elastic_settings: str) -> None:
     embedded = evaluate(scifact, "embedded")["hybrid"]
     elastic = evaluate(scifact, "elasticsearch")["hybrid"]
