@@ -19,6 +19,14 @@ cmd=(java "-Xms${ES_NODE_HEAP_MIN:-256m}" "-Xmx$heap" -XX:+UseSerialGC
 if [ "$(id -u)" = "0" ]; then
   # Elasticsearch will not run as root ("can not run elasticsearch as root"): drop to nobody.
   user="${ES_NODE_USER:-65534}"
+  if ! setpriv --reuid="$user" --regid="$user" --clear-groups test -r "$node_dir/target/classes/es-node-log4j2.properties"; then
+    # The checkout is not readable by that user (e.g. under /root): run from a readable copy.
+    copy="${TMPDIR:-/tmp}/evidence-es-node-$(id -u "$user" 2>/dev/null || echo "$user")"
+    mkdir -p "$copy"
+    cp -a "$node_dir/target/classes" "$node_dir/target/lib" "$copy/"
+    chmod -R a+rX "$copy"
+    cmd=("${cmd[@]//$node_dir\/target/$copy}")
+  fi
   args=("$@")
   for i in "${!args[@]}"; do
     if [ "${args[$i]}" = "--data" ] && [ -n "${args[$((i + 1))]:-}" ]; then
