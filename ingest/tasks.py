@@ -1,4 +1,4 @@
-"""Celery tasks of the harvest: thin adapters from a work item id onto ``ingest.runs``.
+"""Celery tasks of the harvest: thin adapters from a work item id onto ``ingest.steps``.
 
 Each task takes one work item id (a JSON integer), is idempotent (a done or missing item is a
 no-op), acknowledges late, and retries with exponential backoff and jitter only on transient
@@ -16,7 +16,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from ingest import runs
+from ingest import runs, steps
 from ingest.eutils import EutilsError, TransientEutilsError
 
 logger = logging.getLogger(__name__)
@@ -57,19 +57,19 @@ def _run_step(task: Task, step: Any, item_id: int) -> None:
 @shared_task(name="ingest.pubmed.search_window", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
 def search_window(self: Task, item_id: int) -> None:
     """Search one date window of a run (split it, or plan its fetch batches)."""
-    _run_step(self, runs.window_search, item_id)
+    _run_step(self, steps.window_search, item_id)
 
 
 @shared_task(name="ingest.pubmed.fetch_batch", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
 def fetch_batch(self: Task, item_id: int) -> None:
     """Fetch, parse and store one batch of PMIDs of a run."""
-    _run_step(self, runs.batch_fetch, item_id)
+    _run_step(self, steps.batch_fetch, item_id)
 
 
 @shared_task(name="ingest.load_file", soft_time_limit=3600, time_limit=3720, **TASK_OPTIONS)
 def load_file(self: Task, item_id: int) -> None:
     """Load one PubMed XML or MEDLINE file of a run, then enqueue the run's next file."""
-    _run_step(self, runs.file_load, item_id)
+    _run_step(self, steps.file_load, item_id)
 
 
 @shared_task(

@@ -8,7 +8,7 @@ import pytest
 
 import ingest.tasks  # noqa: F401  (registers the tasks in this process)
 from evidence_portal.celery import app
-from ingest import pipeline, runs
+from ingest import pipeline, runs, steps
 from ingest.harvest import Window
 from ingest.models import HarvestRun, ItemKind, ItemStatus, RunStatus, WorkItem
 from tests.ingest.harvest_helpers import eutils_server
@@ -97,9 +97,9 @@ def test_default_stages_are_grading_indexing_and_the_embedding_task() -> None:
 @pytest.mark.django_db
 def test_step_on_a_missing_item_is_a_no_op(eutils_server, settings) -> None:
     settings.EUTILS_BASE_URL = eutils_server.base_url
-    runs.window_search(item_id=987654)
-    runs.batch_fetch(item_id=987654)
-    runs.file_load(item_id=987654)
+    steps.window_search(item_id=987654)
+    steps.batch_fetch(item_id=987654)
+    steps.file_load(item_id=987654)
     assert eutils_server.requests == []
 
 
@@ -110,7 +110,7 @@ def test_step_on_a_done_item_asks_nothing_and_changes_nothing(eutils_server, set
     item = WorkItem.objects.create(
         run=run, kind=ItemKind.BATCH, key="batch:1", payload={"pmids": ["1"]}, status=ItemStatus.DONE
     )
-    runs.batch_fetch(item_id=item.pk)
+    steps.batch_fetch(item_id=item.pk)
     run.refresh_from_db()
     assert eutils_server.requests == []
     assert (run.fetched, run.new, run.status) == (0, 0, RunStatus.RUNNING)

@@ -1,0 +1,307 @@
+"""Ingest throughput: parse, parse+upsert, and the full pipeline beside bare embedding.
+
+Phases, each in a fresh process with a fresh SQLite database (so peak memory is per phase):
+
+- ``parse``: records/s parsing all of ../shared/data/pubmed (XML and MEDLINE text), no database.
+- ``load``: records/s parsing and upserting the same files through the ``ingest.load_file``
+  steps (work items, chunks, counts), hand-off stages off.
+- ``scale-parse`` / ``scale-load``: the same on a file of N records made by replicating the XML
+  records under new PMIDs (N = 25,000 and 100,000 by default): peak memory must stay flat.
+- ``pipeline``: a 2,000-record sample through parse, upsert, grade, index and embed, in
+  records/s, beside the bare embedding throughput of the same model on the same texts in the
+  same process (the ceiling), for each embedder setting asked for (batch size, max tokens).
+
+    .venv/bin/python bench/ingest.py [--data ../shared/data] [--scales 25000,100000]
+        [--sample 2000] [--embedders 32x256,64x256,32x128] [--phases ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+HEAD = b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n'
+TAIL = b"</PubmedArticleSet>\n"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- corpus files ----------------------------------------------------------------------------
+
+
+def xml_articles(data: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield (pmid, PubmedArticle bytes) of every XML record under data/pubmed/xml."""
+    import xml.etree.ElementTree as ET
+
+    for path in sorted((data / "pubmed" / "xml").iterdir()):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as stream:
+            depth = 0
+            try:
+                for event, element in ET.iterparse(stream, events=("start", "end")):
+                    if event == "start":
+                        depth += element.tag in ("PubmedArticle", "MedlineCitation")
+                        continue
+                    wanted = element.tag == "PubmedArticle" or (element.tag == "MedlineCitation" and depth == 1)
+                    if wanted:
+                        if element.tag == "MedlineCitation":
+                            wrapper = ET.Element("PubmedArticle")
+                            wrapper.append(element)
+                            element = wrapper
+                        pmid = (element.findtext("MedlineCitation/PMID") or "").strip()
+                        if pmid:
+                            yield pmid, ET.tostring(element, encoding="utf-8")
+                        element.clear()
+                    if element.tag in ("PubmedArticle", "MedlineCitation"):
+                        depth -= 1
+            except ET.ParseError:
+                continue
+
+
+def write_scale_file(data: Path, path: Path, count: int) -> int:
+    """Write ``count`` real XML records, cycled under new PMIDs, to a gzipped PubMed file."""
+    base = list(dict(xml_articles(data)).items())
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(HEAD)
+        for index in range(count):
+            pmid, body = base[index % len(base)]
+            new = str(70_000_000 + index).encode()
+            body = re.sub(
+                rb"(<PMID[^>]*>)\s*" + pmid.encode() + rb"\s*(</PMID>)", rb"\g<1>" + new + rb"\g<2>", body, count=1
+            )
+            out.write(body + b"\n")
+        out.write(TAIL)
+    return count
+
+
+def write_sample_file(data: Path, path: Path, count: int) -> int:
+    """Write the first ``count`` distinct real XML records (those with an abstract first)."""
+    chosen = []
+    for _pmid, body in dict(xml_articles(data)).items():
+        if b"<AbstractText" in body:
+            chosen.append(body)
+        if len(chosen) == count:
+            break
+    path.write_bytes(HEAD + b"\n".join(chosen) + b"\n" + TAIL)
+    return len(chosen)
+
+
+# --- phases (run in a child process) ----------------------------------------------------------
+
+
+def _django(workdir: Path, stages: str) -> None:
+    data_dir = workdir / "state"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        EVIDENCE_DATA_DIR=str(data_dir),
+        DATABASE_URL=f"sqlite:///{data_dir / 'bench.sqlite3'}",
+        SECRET_KEY="bench-only-secret-key-0123456789-0123456789-0123456789",
+        DJANGO_SETTINGS_MODULE="evidence_portal.settings",
+        INGEST_HANDOFF_STAGES=stages,
+        CELERY_BROKER_URL=f"sqla+sqlite:///{data_dir / 'broker.sqlite3'}",
+        HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"),
+    )
+    os.environ.pop("REDIS_URL", None)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def phase_parse(paths: list[Path]) -> dict[str, Any]:
+    from ingest.pubmed import iter_input_paths, iter_pubmed_file
+    from records.types import ParsedRecord
+
+    started = time.perf_counter()
+    records = 0
+    for path in iter_input_paths(paths):
+        records += sum(1 for item in iter_pubmed_file(path) if isinstance(item, ParsedRecord))
+    seconds = time.perf_counter() - started
+    return {"records": records, "seconds": seconds, "records_per_s": records / seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_load(paths: list[Path], workdir: Path) -> dict[str, Any]:
+    _django(workdir, "")
+    from ingest import runs, steps
+    from ingest.pubmed import iter_input_paths
+
+    files = list(iter_input_paths(paths))
+    started = time.perf_counter()
+    run = runs.run_start_files(paths=files, enqueue=False)
+    run = steps.run_files_inline(run_id=run.pk)
+    seconds = time.perf_counter() - started
+    return {
+        "records": run.fetched,
+        "new": run.new,
+        "seconds": seconds,
+        "records_per_s": run.fetched / seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "status": run.status,
+    }
+
+
+def phase_pipeline(sample: Path, workdir: Path, batch_size: int, max_tokens: int) -> dict[str, Any]:
+    os.environ.update(EMBEDDING_BATCH_SIZE=str(batch_size), EMBEDDING_MAX_TOKENS=str(max_tokens))
+    _django(workdir, "grade,index")
+    from ingest import runs, steps
+    from ingest.pubmed import iter_pubmed_file
+    from records.types import ParsedRecord
+    from search.embeddings import document_text, get_embedder
+    from search.indexing import embed_pending
+
+    embedder = get_embedder()  # loading the model is not part of either figure
+    texts = [document_text(r.title, r.abstract) for r in iter_pubmed_file(sample) if isinstance(r, ParsedRecord)]
+    embedder._encode(texts[:64])  # warm up
+    started = time.perf_counter()
+    embedder._encode(texts)  # bare: no cache, no database, no index
+    bare = time.perf_counter() - started
+
+    started = time.perf_counter()
+    run = runs.run_start_files(paths=[sample], enqueue=False)
+    run = steps.run_files_inline(run_id=run.pk)  # parse, upsert, grade, index (text)
+    stored = time.perf_counter() - started
+    embedded = 0
+    while True:
+        done = embed_pending(limit=500)
+        embedded += done
+        if done == 0:
+            break
+    total = time.perf_counter() - started
+    return {
+        "records": run.fetched,
+        "embedded": embedded,
+        "batch_size": batch_size,
+        "max_tokens": max_tokens,
+        "bare_embed_per_s": len(texts) / bare,
+        "pipeline_per_s": run.fetched / total,
+        "store_grade_index_s": stored,
+        "embed_and_index_vectors_s": total - stored,
+        "ratio_to_bare": (run.fetched / total) / (len(texts) / bare),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    workdir = Path(args.workdir)
+    paths = [Path(p) for p in args.paths]
+    if args.phase == "parse":
+        result = phase_parse(paths)
+    elif args.phase == "load":
+        result = phase_load(paths, workdir)
+    else:
+        batch, tokens = (int(x) for x in args.embedder.split("x"))
+        result = phase_pipeline(paths[0], workdir, batch, tokens)
+    print("RESULT " + json.dumps(result))
+
+
+def run_child(phase: str, paths: list[Path], workdir: Path, embedder: str = "32x256") -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, __file__, "--child", phase, "--workdir", str(workdir), "--embedder", embedder]
+    command += [str(p) for p in paths]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[7:]))
+    raise RuntimeError(f"phase {phase} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
+    parser.add_argument("--scales", default="25000,100000", help="sizes of the replicated scale files")
+    parser.add_argument("--sample", type=int, default=2000, help="records in the full-pipeline sample")
+    parser.add_argument("--embedders", default="32x256", help="embedder settings BATCHxMAXTOKENS, comma-separated")
+    parser.add_argument("--phases", default="parse,load,scale,pipeline")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--embedder", default="32x256", help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.phase = args.child
+        child(args)
+        return
+
+    data = Path(args.data)
+    phases = set(args.phases.split(","))
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        corpus = [data / "pubmed"]
+        if "parse" in phases:
+            rows.append(
+                {"case": "shared pubmed (xml+medline)", "phase": "parse", **run_child("parse", corpus, work / "p")}
+            )
+        if "load" in phases:
+            rows.append(
+                {
+                    "case": "shared pubmed (xml+medline)",
+                    "phase": "parse+upsert",
+                    **run_child("load", corpus, work / "l"),
+                }
+            )
+        if "scale" in phases:
+            for size in (int(s) for s in args.scales.split(",") if s):
+                scale = work / f"scale-{size}.xml.gz"
+                write_scale_file(data, scale, size)
+                rows.append(
+                    {"case": f"replicated x{size}", "phase": "parse", **run_child("parse", [scale], work / f"sp{size}")}
+                )
+                rows.append(
+                    {
+                        "case": f"replicated x{size}",
+                        "phase": "parse+upsert",
+                        **run_child("load", [scale], work / f"sl{size}"),
+                    }
+                )
+                scale.unlink()
+        if "pipeline" in phases:
+            sample = work / "sample.xml"
+            write_sample_file(data, sample, args.sample)
+            for setting in args.embedders.split(","):
+                result = run_child("pipeline", [sample], work / f"pipe-{setting}", embedder=setting)
+                rows.append(
+                    {"case": f"sample {result['records']}, embedder {setting}", "phase": "full pipeline", **result}
+                )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'case':<36} {'phase':<14} {'records':>8} {'rec/s':>9} {'peak MB':>8}  notes")
+    for row in rows:
+        if row["phase"] == "full pipeline":
+            rate = row["pipeline_per_s"]
+            notes = (
+                f"bare embedding {row['bare_embed_per_s']:.1f}/s, pipeline/bare {row['ratio_to_bare']:.2f}; "
+                f"store+grade+index {row['store_grade_index_s']:.1f} s, embed {row['embed_and_index_vectors_s']:.1f} s"
+            )
+        else:
+            rate = row["records_per_s"]
+            notes = f"{row['seconds']:.1f} s"
+        print(
+            f"{row['case']:<36} {row['phase']:<14} {row['records']:>8} {rate:>9.1f} {row['peak_rss_mb']:>8.0f}  {notes}"
+        )
+
+
+if __name__ == "__main__":
+    main()
