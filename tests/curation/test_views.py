@@ -281,3 +281,26 @@ def test_staff_administer_collections_in_the_admin(client: Client, world: dict[s
     assert b"Hypertension in adults" in client.get("/admin/curation/collection/").content
     assert client.get(f"/admin/curation/snapshot/{world['snapshot'].pk}/change/").status_code == 200
     assert client.post(f"/admin/curation/snapshot/{world['snapshot'].pk}/delete/").status_code == 403
+
+
+def test_record_page_offers_add_to_collection_to_editors_only(
+    client: Client, world: dict[str, Any], coauthor: User, viewer: User
+) -> None:
+    url = f"/records/{world['records'][2].pmid}"
+    assert b"add-to-collection" not in client.get(url).content
+    client.force_login(viewer)
+    assert b"add-to-collection" not in client.get(url).content
+    client.force_login(coauthor)
+    page = client.get(url).content.decode()
+    assert 'class="add-to-collection"' in page
+    assert f'<option value="{world["c"].pk}">Hypertension in adults</option>' in page
+
+
+def test_revoked_api_token_stops_working(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    page = client.post("/accounts/tokens/", {"name": "laptop"}).content.decode()
+    key = re.search(r'value="(ept_[^"]+)"', page).group(1)
+    token_id = re.search(r"/accounts/tokens/(\d+)/revoke", page).group(1)
+    assert client.post(f"/accounts/tokens/{token_id}/revoke").status_code == 302
+    client.logout()
+    assert client.get("/api/v1/collections", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 401
