@@ -15,6 +15,7 @@ from records.types import ParsedItem, ParseProblem
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _PEEK = 16 * 1024
+_LINE_CHUNK = 64 * 1024
 _MEDLINE_TAG = re.compile(rb"^[A-Z][A-Z0-9 ]{3}- ", re.MULTILINE)
 
 
@@ -97,8 +98,31 @@ def _peek(path: Path) -> bytes:
 
 
 def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
-    for raw in stream:
+    """Yield the lines of ``stream`` as text (UTF-8; a line that is not UTF-8 is read as Latin-1).
+
+    Reads 64 KiB at a time (a truncated gzip raises on the read that reaches the break).
+    """
+    pending = b""
+    while True:
+        chunk = stream.read(_LINE_CHUNK)
+        if not chunk:
+            break
+        pending += chunk
+        cut = pending.rfind(b"\n") + 1
+        if not cut:
+            continue
+        block, pending = pending[:cut], pending[cut:]
         try:
-            yield raw.decode("utf-8")
+            # Split on "\n" only: str.splitlines() would also break at \x0c, \x85, \u2028 inside text.
+            yield from block[:-1].decode("utf-8").split("\n")
         except UnicodeDecodeError:
-            yield raw.decode("latin-1")
+            yield from (_decode_line(line) for line in block[:-1].split(b"\n"))
+    if pending:
+        yield _decode_line(pending)
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")

@@ -54,34 +54,37 @@ def parse_medline_text(lines: Iterable[str], *, location: str) -> Iterator[Parse
     When ``lines`` breaks off (a truncated .gz raises while reading), the record being read is
     dropped (it may be incomplete) and one ParseProblem names the file.
     """
-    fields: list[list[str]] = []  # [tag, value] pairs of the record being read
+    fields: list[tuple[str, list[str]]] = []  # (tag, value lines) of the record being read
     start_line = 0
     records = 0
     stray_lines = 0
     line_number = 0
     try:
         for line_number, raw in enumerate(lines, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
+            line = raw.rstrip()
+            if not line:
                 if fields:
                     records += 1
                     yield _record(fields, location=f"{location}: line {start_line}")
                     fields = []
                 continue
-            match = _TAG_LINE.match(line)
-            if match:
-                tag = match.group("tag").strip()
-                if tag == "PMID" and any(field[0] == "PMID" for field in fields):
-                    records += 1
-                    yield _record(fields, location=f"{location}: line {start_line}")
-                    fields = []
-                if not fields:
-                    start_line = line_number
-                fields.append([tag, (match.group("value") or "").strip()])
-            elif line[:1].isspace() and fields:
-                fields[-1][1] = f"{fields[-1][1]} {line.strip()}".strip()
-            else:
+            if line[0] in " \t":
+                if fields:
+                    fields[-1][1].append(line.strip())
+                else:
+                    stray_lines += 1
+                continue
+            if not _TAG_LINE.match(line):
                 stray_lines += 1
+                continue
+            tag = line[:4].rstrip()
+            if tag == "PMID" and any(field[0] == "PMID" for field in fields):
+                records += 1
+                yield _record(fields, location=f"{location}: line {start_line}")
+                fields = []
+            if not fields:
+                start_line = line_number
+            fields.append((tag, [line[6:].strip()]))
     except (EOFError, OSError, zlib.error, UnicodeDecodeError) as error:
         yield ParseProblem(
             location=location,
@@ -97,8 +100,9 @@ def parse_medline_text(lines: Iterable[str], *, location: str) -> Iterator[Parse
         yield ParseProblem(location=location, reason=f"file {what}")
 
 
-def _record(fields: list[list[str]], *, location: str) -> ParsedRecord | ParseProblem:
+def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedRecord | ParseProblem:
     """Return the ParsedRecord of one tagged block, or a ParseProblem without PMID or title."""
+    fields = [(tag, " ".join(parts) if len(parts) > 1 else parts[0]) for tag, parts in tagged]
     values: dict[str, list[str]] = {}
     for tag, value in fields:
         values.setdefault(tag, []).append(value)
@@ -185,7 +189,7 @@ def mesh_heading(value: str) -> MeshHeading | None:
     )
 
 
-def _authors(fields: list[list[str]]) -> tuple[str, ...]:
+def _authors(fields: list[tuple[str, str]]) -> tuple[str, ...]:
     short = [clean_text(value) for tag, value in fields if tag in ("AU", "CN")]
     if any(tag == "AU" for tag, _ in fields):
         return unique(short)

@@ -161,3 +161,12 @@ def test_memory_stays_flat_when_the_file_grows_tenfold(tmp_path: Path) -> None:
     # Ten times the records: a parser that kept what it read would need several times the memory.
     assert large_traced < small_traced * 1.5 + 256 * 1024, (small_traced, large_traced)
     assert large_rss < small_rss + 8 * 1024 * 1024, (small_rss, large_rss)
+
+
+def test_medline_lines_split_only_at_newlines_and_latin1_lines_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "odd.txt"
+    text = "PMID- 1\r\nTI  - A title with\u2028odd\x0cbreaks and a\r\n      continuation.\r\n\r\n"
+    path.write_bytes(text.encode("utf-8") + "PMID- 2\nTI  - Caf\xe9 au lait\n".encode("latin-1"))
+    first, second = iter_pubmed_file(path)
+    assert isinstance(first, ParsedRecord) and first.title.endswith("breaks and a continuation.")
+    assert isinstance(second, ParsedRecord) and second.title == "Café au lait"
