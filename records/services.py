@@ -174,7 +174,7 @@ def _existing(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str
                 source=source, source_id__in=source_ids[start : start + _IN_CHUNK]
             ).values("id", "source", "source_id", "content_hash", "source_version", "version", "deleted_at")
             for row in rows:
-                found[(row["source"], row["source_id"])] = row
+                found[(row["source"], row["source_id"])] = dict(row)
     return found
 
 

@@ -11,6 +11,7 @@ import codecs
 import re
 import zlib
 from collections.abc import Iterator
+from datetime import date
 from typing import Any, BinaryIO
 
 from lxml import etree
@@ -277,7 +278,7 @@ def _journal_abbreviation(journal: Any, citation: Any) -> str:
     return abbreviation or _text(citation.find("MedlineJournalInfo/MedlineTA"))
 
 
-def _publication_date(article: Any, journal: Any, book: Any):  # type: ignore[no-untyped-def]
+def _publication_date(article: Any, journal: Any, book: Any) -> tuple[date | None, str]:
     pub_date = None
     if journal is not None:
         pub_date = journal.find("JournalIssue/PubDate")
