@@ -29,7 +29,7 @@ def signup(request: HttpRequest, token: str) -> HttpResponse:
         except InvalidInput as error:
             form.add_error(None, str(error))
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # type: ignore[arg-type]
             messages.success(request, "Welcome to Evidence Portal")
             return redirect("curation:list")
     response = render(request, "registration/signup.html", {"form": form, "email": invitation.email})
@@ -48,7 +48,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             _, new_key = accounts.api_token_create(user=request.user, name=form.cleaned_data["name"])
         except NotAllowed as error:
             messages.error(request, str(error))
-    tokens = ApiToken.objects.filter(user_id=request.user.pk).order_by("-created_at")
+    tokens = ApiToken.objects.filter(user_id=request.user.pk or 0).order_by("-created_at")
     response = render(request, "registration/api_tokens.html", {"form": form, "tokens": tokens, "new_key": new_key})
     response["Cache-Control"] = "no-store"
     return response

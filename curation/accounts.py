@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
@@ -97,12 +98,14 @@ def api_token_create(*, user: UserLike, name: str) -> tuple[ApiToken, str]:
         raise NotAllowed("Sign in to create an API token")
     name = (name or "").strip()[:100] or "API token"
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user_id=user.pk, name=name, key_hash=ApiToken.hash_key(key), prefix=key[:8])
+    token = ApiToken.objects.create(
+        user_id=cast(int, user.pk), name=name, key_hash=ApiToken.hash_key(key), prefix=key[:8]
+    )
     return token, key
 
 
 def api_token_revoke(*, user: UserLike, token_id: int) -> None:
-    deleted, _ = ApiToken.objects.filter(user_id=user.pk, pk=token_id).delete()
+    deleted, _ = ApiToken.objects.filter(user_id=user.pk or 0, pk=token_id).delete()
     if not deleted:
         raise InvalidInput("No such token")
 

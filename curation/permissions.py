@@ -50,7 +50,7 @@ def is_author(user: UserLike) -> bool:
         return False
     if getattr(user, "is_staff", False):
         return True
-    return user.groups.filter(name=AUTHORS_GROUP).exists()  # type: ignore[union-attr]
+    return user.groups.filter(name=AUTHORS_GROUP).exists()  # type: ignore[union-attr,attr-defined]
 
 
 def access_level(user: UserLike, collection: Collection) -> Access:

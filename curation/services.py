@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -67,7 +67,9 @@ def collection_create(*, user: UserLike, name: str, description: str = "") -> Co
     """Create a private collection owned by ``user``; NotAllowed unless a guideline author or staff."""
     if not is_author(user):
         raise NotAllowed("Only guideline authors can create collections")
-    collection = Collection.objects.create(owner_id=user.pk, name=_clean_name(name), description=description or "")
+    collection = Collection.objects.create(
+        owner_id=cast(int, user.pk), name=_clean_name(name), description=description or ""
+    )
     audit(collection, user, "created", f"Created collection “{collection.name}”")
     return collection
 

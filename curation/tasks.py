@@ -6,6 +6,7 @@ it splits the saved searches into batches and enqueues one task per batch.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -23,7 +24,7 @@ def compute_new_evidence_alerts(saved_search_ids: list[int] | None = None) -> di
     if saved_search_ids is None:
         batches = alerts.saved_search_batches()
         for batch in batches:
-            transaction.on_commit(lambda batch=batch: compute_new_evidence_alerts.delay(batch))
+            transaction.on_commit(partial(compute_new_evidence_alerts.delay, batch))
         return {"batches": len(batches)}
     report = alerts.compute_alerts(saved_search_ids)
     return {
