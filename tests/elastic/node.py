@@ -26,7 +26,14 @@ def free_port() -> int:
 class NodeProcess:
     """One node process: ``start()`` blocks until it prints its URL (it then answers HTTP)."""
 
-    def __init__(self, *, port: int = 0, name: str = "evidence-test-node", heap: str = "1g") -> None:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        name: str = "evidence-test-node",
+        heap: str = "1g",
+        settings: dict[str, str] | None = None,
+    ) -> None:
         # Under the system temp folder, not pytest's private one: when the tests run as root the
         # node runs as an unprivileged user (Elasticsearch refuses root) who must reach it.
         self.folder = Path(tempfile.mkdtemp(prefix="es-node-"))
@@ -35,6 +42,7 @@ class NodeProcess:
         self.port = port
         self.name = name
         self.heap = heap
+        self.settings = dict(settings or {})
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.folder / "node.log"
@@ -47,6 +55,8 @@ class NodeProcess:
         command = ["bash", str(REPO_ROOT / "scripts" / "es_node.sh"), "--data", str(self.data_dir), "--name", self.name]
         if self.port:
             command += ["--port", str(self.port)]
+        for key, value in self.settings.items():
+            command += ["--setting", f"{key}={value}"]
         env = {**os.environ, "ES_NODE_HEAP": self.heap}
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True)
         log.close()

@@ -127,3 +127,43 @@ def test_node_killed_mid_bulk_then_restarted_the_retried_load_is_exact() -> None
         assert backend.health().vectors == len(docs)
     finally:
         node.cleanup()
+
+
+@pytest.mark.slow
+def test_bulk_items_rejected_with_429_are_retried_until_every_document_is_in() -> None:
+    missing = launcher_missing()
+    if missing:
+        pytest.skip(missing)
+    # A node with one write thread and a one-slot queue: concurrent bulk loads get rejected (429).
+    node = NodeProcess(
+        name="busy-node", heap="512m", settings={"thread_pool.write.size": "1", "thread_pool.write.queue_size": "1"}
+    )
+    node.start()
+    try:
+        seed = make_backend(node.url, "busy")
+        seed.index_documents(vector_docs(1))
+        docs = vector_docs(2400)
+        reports: list[object] = []
+        errors: list[BaseException] = []
+
+        def load(part: list[IndexDocument]) -> None:
+            backend = make_backend(node.url, "busy", bulk_chunk=25, bulk_backoff=0.1, bulk_retries=50)
+            try:
+                reports.append(backend.index_documents(part))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load, args=(docs[i::8],)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        assert errors == []
+        assert sum(r.indexed for r in reports) == len(docs)  # type: ignore[attr-defined]
+        assert all(r.failed == 0 for r in reports)  # type: ignore[attr-defined]
+        assert seed.count(filters=SearchFilters()) == len(docs)
+        stats = Elasticsearch(node.url).nodes.stats(metric="thread_pool")
+        rejected = sum(n["thread_pool"]["write"]["rejected"] for n in stats["nodes"].values())
+        assert rejected > 0, "the node rejected nothing: the test did not exercise 429 retries"
+    finally:
+        node.cleanup()

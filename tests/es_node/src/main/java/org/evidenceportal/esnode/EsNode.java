@@ -20,7 +20,7 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
 /**
  * A real single-node Elasticsearch in one JVM, HTTP (Netty4) on 127.0.0.1.
  *
- * <p>Usage: {@code EsNode [--port N] [--data DIR] [--name NAME]}. Port 0 (the default) picks a
+ * <p>Usage: {@code EsNode [--port N] [--data DIR] [--name NAME] [--setting KEY=VALUE]...}. Port 0 (the default) picks a
  * free port; without --data the node keeps its data in a fresh temporary folder. When the node
  * answers, one line {@code ELASTICSEARCH_URL=http://127.0.0.1:PORT} goes to stdout. SIGTERM
  * closes the node cleanly.
@@ -30,6 +30,7 @@ public final class EsNode {
     private static String port = "0";
     private static Path data;
     private static String name = "evidence-test-node";
+    private static final java.util.Map<String, String> extra = new java.util.LinkedHashMap<>();
 
     private EsNode() {}
 
@@ -39,8 +40,16 @@ public final class EsNode {
                 case "--port" -> port = args[++i];
                 case "--data" -> data = Path.of(args[++i]);
                 case "--name" -> name = args[++i];
+                case "--setting" -> {
+                    String[] kv = args[++i].split("=", 2);
+                    if (kv.length != 2) {
+                        System.err.println("--setting needs key=value, not " + args[i]);
+                        System.exit(2);
+                    }
+                    extra.put(kv[0], kv[1]);
+                }
                 default -> {
-                    System.err.println("unknown argument: " + args[i] + " (use --port N, --data DIR, --name NAME)");
+                    System.err.println("unknown argument: " + args[i] + " (use --port N, --data DIR, --name NAME, --setting K=V)");
                     System.exit(2);
                 }
             }
@@ -59,7 +68,7 @@ public final class EsNode {
         }
         Files.createDirectories(data.resolve("home"));
         Files.createDirectories(data.resolve("data"));
-        Settings settings = Settings.builder()
+        Settings.Builder builder = Settings.builder()
             .put("cluster.name", "evidence-portal-test")
             .put("node.name", name)
             .put("path.home", data.resolve("home").toString())
@@ -72,8 +81,9 @@ public final class EsNode {
             .put("transport.type", "netty4")
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put("indices.breaker.total.use_real_memory", false)
-            .put("action.destructive_requires_name", false)
-            .build();
+            .put("action.destructive_requires_name", false);
+        extra.forEach(builder::put);
+        Settings settings = builder.build();
 
         Node node = new MockNode(settings, List.of(Netty4Plugin.class, EnglishAnalysisPlugin.class, RootEndpointPlugin.class));
         CountDownLatch closed = new CountDownLatch(1);
