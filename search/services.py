@@ -43,7 +43,7 @@ class RetrievalSettings:
             candidates=int(settings.SEARCH_CANDIDATES),
             fusion=str(getattr(settings, "SEARCH_FUSION", "linear")),
             rrf_k=int(settings.SEARCH_RRF_K),
-            lexical_weight=float(getattr(settings, "SEARCH_LEXICAL_WEIGHT", 0.6)),
+            lexical_weight=float(getattr(settings, "SEARCH_LEXICAL_WEIGHT", 0.55)),
             evidence_weight=float(settings.SEARCH_EVIDENCE_WEIGHT),
             recency_weight=float(settings.SEARCH_RECENCY_WEIGHT),
         )

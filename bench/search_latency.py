@@ -1,0 +1,240 @@
+"""Search latency of the embedded backend at 10k / 100k / 1M records, with peers in the same run.
+
+The corpus replicates SciFact abstracts (../shared/data/scifact) under new ids with perturbed
+vectors and random filter fields; queries are SciFact claims. For each size it reports index
+build time and size on disk, and p50/p95/p99 in ms for bm25, dense, hybrid and hybrid with
+filters (excluding query embedding), hybrid including query embedding, the query embedding
+alone, and peers: bm25s query time and numpy brute-force dense search on the same corpus. Above
+SEARCH_ANN_THRESHOLD vectors the backend searches an HNSW index; its recall@10 against exact
+search is reported.
+
+    .venv/bin/python bench/search_latency.py --sizes 10000,100000 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evidence_portal.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
+
+import django  # noqa: E402
+
+django.setup()
+
+from search import ranking  # noqa: E402
+from search.backends import embedded_ann  # noqa: E402
+from search.backends.base import SearchFilters  # noqa: E402
+from search.backends.embedded import EmbeddedBackend  # noqa: E402
+from search.documents import IndexDocument  # noqa: E402
+from search.embeddings import document_text, get_embedder  # noqa: E402
+from search.query import parse_request  # noqa: E402
+from search.services import RetrievalSettings, retrieve  # noqa: E402
+from search.types import SearchRequest  # noqa: E402
+
+LEVELS = ("systematic_review", "rct", "cohort", "case_control", "narrative_review", "unknown")
+TYPES = ("Journal Article", "Randomized Controlled Trial", "Review", "Systematic Review")
+FILTERS = SearchFilters(year_from=2010, year_to=2025, evidence_levels=("rct", "systematic_review"))
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    a = np.asarray(samples)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99))}
+
+
+def timed(fn, items) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def load_base(data: Path, limit: int) -> tuple[list[tuple[str, str]], list[str]]:
+    docs = []
+    with gzip.open(data / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            docs.append((d.get("title") or "", d.get("text") or ""))
+            if len(docs) >= limit:
+                break
+    queries = [json.loads(line)["text"] for line in (data / "queries.jsonl").read_text().splitlines() if line.strip()]
+    return docs, queries
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_size(
+    size: int, base: list[tuple[str, str]], base_vectors: np.ndarray, queries: list[str], qvecs: np.ndarray, args
+) -> dict:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(size)
+    model = get_embedder().model_name
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{size}-", dir=args.tmp))
+    backend = EmbeddedBackend("bench", path=str(tmp), ann_threshold=args.ann_threshold)
+    row: dict = {"size": size}
+    t0 = time.perf_counter()
+    all_vectors = np.empty((size, base_vectors.shape[1]), dtype=np.float32)
+    batch = 5000
+    for start in range(0, size, batch):
+        n = min(batch, size - start)
+        src = (np.arange(start, start + n)) % len(base)
+        vecs = base_vectors[src] + rng.normal(scale=args.noise, size=(n, base_vectors.shape[1])).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        all_vectors[start : start + n] = vecs
+        docs = [
+            IndexDocument(
+                doc_id=f"b:{start + j}",
+                title=base[s][0],
+                abstract=base[s][1],
+                evidence_level=LEVELS[(start + j) % len(LEVELS)],
+                publication_year=1990 + (start + j) % 36,
+                publication_types=(TYPES[(start + j) % len(TYPES)],),
+                free_full_text=(start + j) % 3 == 0,
+                language="eng",
+                content_hash=str(start + j),
+                vector=tuple(vecs[j].tolist()),
+                vector_model=model,
+            )
+            for j, s in enumerate(src)
+        ]
+        backend.index_documents(docs)
+    row["build_s"] = time.perf_counter() - t0
+    row["size_mb"] = dir_size(tmp) / 1e6
+    # First call loads the reader (and builds the HNSW index above the threshold).
+    t0 = time.perf_counter()
+    backend.vector_search(qvecs[0], filters=SearchFilters(), limit=10)
+    row["reader_open_s"] = time.perf_counter() - t0
+    row["ann"] = size >= args.ann_threshold
+    config = RetrievalSettings.from_settings()
+    parsed = [parse_request(SearchRequest(text=q)) for q in queries]
+    filtered = [parse_request(SearchRequest(text=q, filters=FILTERS)) for q in queries]
+    meta = {}  # rank() needs metadata; the portal loads it from the database, here from the corpus
+    for i in range(size):
+        meta[f"b:{i}"] = ranking.RankMeta(LEVELS[i % len(LEVELS)], 1990 + i % 36)
+    idx = list(range(len(queries)))
+
+    def hybrid(i: int, p=parsed) -> None:  # type: ignore[no-untyped-def]
+        fused = retrieve(p[i], backend=backend, config=config, mode="hybrid", vector=qvecs[i])
+        ranking.rank(fused, meta, current_year=2026)
+
+    embedder = get_embedder()
+    row["bm25"] = percentiles(timed(lambda i: retrieve(parsed[i], backend=backend, config=config, mode="bm25"), idx))
+    row["dense"] = percentiles(
+        timed(lambda i: retrieve(parsed[i], backend=backend, config=config, mode="dense", vector=qvecs[i]), idx)
+    )
+    row["hybrid"] = percentiles(timed(hybrid, idx))
+    row["hybrid_filters"] = percentiles(timed(lambda i: hybrid(i, filtered), idx))
+    row["query_embedding"] = percentiles(timed(lambda i: embedder._embed_query(queries[i]), idx))
+    row["hybrid_with_embedding"] = percentiles(timed(lambda i: (embedder._embed_query(queries[i]), hybrid(i)), idx))
+    if row["ann"]:
+        snap = backend._view()[0]  # type: ignore[index]
+        mask = snap.present & snap.has_vector
+        hits = 0
+        for i in idx:
+            exact_rows, _ = embedded_ann.exact(snap.vectors, qvecs[i], mask, 10)
+            ann_rows = [
+                backend._view()[0].row_of[h.doc_id]
+                for h in backend.vector_search(qvecs[i], filters=SearchFilters(), limit=10)
+            ]  # type: ignore[index]
+            hits += len(set(exact_rows.tolist()) & set(ann_rows))
+        row["ann_recall_at_10"] = hits / (10 * len(idx))
+    # Peers on the same corpus.
+    matrix = all_vectors
+
+    def numpy_dense(i: int) -> None:
+        scores = matrix @ qvecs[i]
+        np.argpartition(-scores, 200)[:200]
+
+    row["peer_numpy_dense"] = percentiles(timed(numpy_dense, idx))
+    if not args.no_bm25s:
+        import bm25s
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer("english")
+        t0 = time.perf_counter()
+        tokens = bm25s.tokenize(
+            [f"{base[i % len(base)][0]} {base[i % len(base)][1]}" for i in range(size)],
+            stopwords="en",
+            stemmer=stemmer,
+            show_progress=False,
+        )
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        row["peer_bm25s_build_s"] = time.perf_counter() - t0
+        qtok = [bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False) for q in queries]
+        row["peer_bm25s"] = percentiles(
+            timed(lambda i: retriever.retrieve(qtok[i], k=200, show_progress=False, n_threads=1), idx)
+        )
+        del retriever, tokens
+    shutil.rmtree(tmp, ignore_errors=True)
+    return row
+
+
+def print_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
+    cols = [
+        "bm25",
+        "dense",
+        "hybrid",
+        "hybrid_filters",
+        "query_embedding",
+        "hybrid_with_embedding",
+        "peer_bm25s",
+        "peer_numpy_dense",
+    ]
+    print(f"{'size':>9} {'measure':<24}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    for r in rows:
+        for c in cols:
+            if c in r:
+                p = r[c]
+                print(f"{r['size']:>9} {c:<24}{p['p50']:>9.2f}{p['p95']:>9.2f}{p['p99']:>9.2f}")
+        extra = f"build {r['build_s']:.1f} s, {r['size_mb']:.0f} MB on disk, reader open {r['reader_open_s']:.1f} s"
+        if "peer_bm25s_build_s" in r:
+            extra += f", bm25s build {r['peer_bm25s_build_s']:.1f} s"
+        if r.get("ann"):
+            extra += f", HNSW recall@10 vs exact {r['ann_recall_at_10']:.3f}"
+        print(f"{r['size']:>9} {extra}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument(
+        "--base-docs", type=int, default=10_000, help="SciFact docs to replicate (embedded once, cached)"
+    )
+    parser.add_argument("--noise", type=float, default=0.02, help="std-dev of the vector perturbation")
+    parser.add_argument("--ann-threshold", type=int, default=200_000)
+    parser.add_argument("--tmp", default=None, help="folder for the temporary indexes")
+    parser.add_argument("--no-bm25s", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    base, queries = load_base(args.data, args.base_docs)
+    queries = queries[: args.queries]
+    embedder = get_embedder()
+    base_vectors = embedder.embed_texts([document_text(t, x) for t, x in base])
+    qvecs = embedder.embed_texts(queries)
+    rows = [bench_size(int(s), base, base_vectors, queries, qvecs, args) for s in args.sizes.split(",") if s]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
