@@ -36,6 +36,9 @@ INDEXED_STATUSES = frozenset({"MEDLINE", "OLDMEDLINE"})
 NOTICE_TYPES = frozenset({"retraction of publication", "published erratum", "expression of concern"})
 # Precision each class must keep on the dev split when its threshold is chosen.
 TARGET_PRECISION = {EvidenceLevel.RCT.value: 0.90, EvidenceLevel.SYSTEMATIC_REVIEW.value: 0.80}
+# Inverse regularisation strength of the logistic regressions, and the weight of the cue counts.
+REGULARISATION_C = 10.0
+CUE_SCALE = 0.5
 KEYWORD_BASELINE = {
     EvidenceLevel.SYSTEMATIC_REVIEW.value: re.compile(r"systematic review|meta-analy"),
     EvidenceLevel.RCT.value: re.compile(r"randomi[sz]ed"),
@@ -177,13 +180,13 @@ def fit(train_rows: Sequence[Example], dev_rows: Sequence[Example]) -> DesignCla
         weights={},
         intercepts={},
         thresholds={},
-        cue_scale=0.5,
+        cue_scale=CUE_SCALE,
         info={"trained_on": len(train_rows), "cues": len(CUES), "seed": SEED},
     )
     matrix = classifier.features([e.title for e in train_rows], [e.abstract for e in train_rows])
     labels = np.array([e.label for e in train_rows])
     for level in CLASSES:
-        model = LogisticRegression(C=10.0, solver="liblinear", class_weight="balanced", random_state=SEED)
+        model = LogisticRegression(C=REGULARISATION_C, solver="liblinear", class_weight="balanced", random_state=SEED)
         model.fit(matrix, labels == level.value)
         classifier.weights[level.value] = model.coef_.ravel().astype(np.float64)
         classifier.intercepts[level.value] = float(model.intercept_[0])
