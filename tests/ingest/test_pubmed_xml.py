@@ -233,3 +233,18 @@ def test_empty_article_set_is_no_problem() -> None:
         list(parse_pubmed_xml(io.BytesIO(b"<?xml version='1.0'?><PubmedArticleSet></PubmedArticleSet>"), location="x"))
         == []
     )
+
+
+def test_entities_declared_in_a_doctype_are_never_expanded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY xxe SYSTEM "file://{secret}">'
+        '<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>"
+        "<ArticleTitle>&xxe; &lol2;</ArticleTitle></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+    ).encode()
+    items = list(parse_pubmed_xml(io.BytesIO(body), location="evil.xml"))
+    assert not any(isinstance(item, ParsedRecord) and "SECRET" in item.title for item in items)
+    assert not any(isinstance(item, ParsedRecord) and "lollol" in item.title for item in items)
+    assert isinstance(items[-1], ParseProblem) and "malformed XML" in items[-1].reason
