@@ -49,9 +49,10 @@ class SearchResult:
 
 def configure_entrez() -> None:
     """Copy the NCBI identity from settings onto ``Bio.Entrez`` (done before every request)."""
-    Entrez.email = settings.NCBI_EMAIL or "evidence-portal@localhost"
+    # Bio.Entrez declares these module globals as None in its stubs; they take strings.
+    Entrez.email = settings.NCBI_EMAIL or "evidence-portal@localhost"  # type: ignore[assignment]
     Entrez.tool = settings.NCBI_TOOL
-    Entrez.api_key = settings.NCBI_API_KEY
+    Entrez.api_key = settings.NCBI_API_KEY  # type: ignore[assignment]
     Entrez.max_tries = 1
 
 

@@ -87,6 +87,17 @@ def test_harvest_command_refuses_bad_input_and_queues_nothing(args: list[str], m
     assert not HarvestRun.objects.exists()
 
 
+@pytest.mark.django_db
+def test_harvest_from_ncbi_without_a_contact_email_is_refused(settings) -> None:
+    from django.core.management import CommandError, call_command
+
+    settings.NCBI_EMAIL = None
+    settings.EUTILS_BASE_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+    with pytest.raises(CommandError, match="NCBI_EMAIL"):
+        call_command("harvest_pubmed", "--query", "aspirin", "--from", "2024/01/01", "--to", "2024/01/31")
+    assert not HarvestRun.objects.exists()
+
+
 # --- real harvests ----------------------------------------------------------------------------
 
 

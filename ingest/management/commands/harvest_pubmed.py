@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingest.harvest import PUBMED_EPOCH, Window, WindowError, parse_day
@@ -57,6 +58,8 @@ class Command(BaseCommand):
         except WindowError as error:
             raise CommandError(str(error)) from None
 
+        if not settings.NCBI_EMAIL and "ncbi.nlm.nih.gov" in str(settings.EUTILS_BASE_URL):
+            raise CommandError("NCBI_EMAIL must be set to harvest from NCBI (NCBI asks for a contact address)")
         run = run_start_eutils(query=query, window=window, datetype=options["datetype"], saved_query=saved)
         self.stdout.write(f"run {run.pk}: {query!r} {options['datetype']} {window} queued")
         if not options["wait"]:
