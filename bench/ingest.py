@@ -222,6 +222,25 @@ def run_child(phase: str, paths: list[Path], workdir: Path, embedder: str = "32x
     raise RuntimeError(f"phase {phase} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
 
 
+def _use_elasticsearch(url: str | None) -> Any:
+    """Point child processes at Elasticsearch (a fresh index prefix); start the test node when no
+    URL is given and return it (the caller stops it), else None."""
+    import uuid
+
+    node = None
+    if not url:
+        from tests.elastic.node import NodeProcess
+
+        node = NodeProcess()
+        url = node.start()
+    os.environ.update(
+        SEARCH_BACKEND="elasticsearch",
+        ELASTICSEARCH_URL=url,
+        ELASTICSEARCH_INDEX_PREFIX=f"bench-ingest-{uuid.uuid4().hex[:8]}",
+    )
+    return node
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -233,6 +252,13 @@ def main() -> None:
     parser.add_argument("--embedders", default="32x256", help="embedder settings BATCHxMAXTOKENS, comma-separated")
     parser.add_argument("--phases", default="parse,load,scale,pipeline")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--backend",
+        choices=["embedded", "elasticsearch"],
+        default="embedded",
+        help="search backend of the pipeline phase (elasticsearch: --es-url, ELASTICSEARCH_URL or the test node)",
+    )
+    parser.add_argument("--es-url", default=os.environ.get("ELASTICSEARCH_URL"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--embedder", default="32x256", help=argparse.SUPPRESS)
@@ -246,6 +272,7 @@ def main() -> None:
     data = Path(args.data)
     phases = set(args.phases.split(","))
     rows: list[dict[str, Any]] = []
+    es_node = None
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         corpus = [data / "pubmed"]
@@ -276,6 +303,8 @@ def main() -> None:
                     }
                 )
                 scale.unlink()
+        if "pipeline" in phases and args.backend == "elasticsearch":
+            es_node = _use_elasticsearch(args.es_url)  # the pipeline children inherit the settings
         if "pipeline" in phases:
             sample = work / "sample.xml"
             write_sample_file(data, sample, args.sample)
@@ -284,6 +313,10 @@ def main() -> None:
                 rows.append(
                     {"case": f"sample {result['records']}, embedder {setting}", "phase": "full pipeline", **result}
                 )
+                if args.backend != "embedded":
+                    rows[-1]["case"] += f", {args.backend}"
+        if es_node is not None:
+            es_node.cleanup()
     if args.json:
         print(json.dumps(rows, indent=2))
         return

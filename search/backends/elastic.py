@@ -54,6 +54,7 @@ class ElasticsearchBackend(SearchBackend):
         self.read_alias = self.prefix
         self.fixed_generation: str | None = options.get("generation")
         self.field_weights = {**q.DEFAULT_FIELD_WEIGHTS, **dict(options.get("field_weights") or {})}
+        self.title_repeat = int(options.get("title_repeat") or _setting("SEARCH_TITLE_REPEAT", q.DEFAULT_TITLE_REPEAT))
         self.shards = int(options.get("shards") or 1)
         self.replicas = int(options.get("replicas") or 0)
         self.vector_dims = int(options["vector_dims"]) if options.get("vector_dims") else None
@@ -201,7 +202,12 @@ class ElasticsearchBackend(SearchBackend):
 
     def _bulk(self, index: str, batch: dict[str, IndexDocument], op_type: str, report: IndexReport) -> None:
         actions = (
-            {"_op_type": op_type, "_index": index, "_id": doc_id, "_source": q.source_of(doc)}
+            {
+                "_op_type": op_type,
+                "_index": index,
+                "_id": doc_id,
+                "_source": q.source_of(doc, title_repeat=self.title_repeat),
+            }
             for doc_id, doc in batch.items()
         )
         answered = 0
@@ -369,7 +375,11 @@ class ElasticsearchBackend(SearchBackend):
             query={"bool": {"must": [built], "filter": [{"ids": {"values": list(doc_ids)}}]}},
             size=len(doc_ids),
             source=False,
-            highlight={"fields": {"title": {"number_of_fragments": 0}, "abstract": {"fragment_size": 160}}},
+            highlight={
+                # The query scores the combined "body" field; mark its terms in title and abstract.
+                "require_field_match": False,
+                "fields": {"title": {"number_of_fragments": 0}, "abstract": {"fragment_size": 160}},
+            },
         )
         return {h["_id"]: dict(h.get("highlight", {})) for h in response["hits"]["hits"]}
 
@@ -518,6 +528,16 @@ class ElasticsearchBackend(SearchBackend):
     def live_generation(self) -> str | None:
         indices = self._alias_indices()
         return indices[-1] if indices else None
+
+
+def _setting(name: str, default: int) -> int:
+    """Return a Django setting when Django is configured (the backend also runs without it)."""
+    try:
+        from django.conf import settings
+
+        return int(getattr(settings, name, default))
+    except Exception:  # ImproperlyConfigured outside a Django process
+        return default
 
 
 def _with_vector(doc: IndexDocument, vector: Sequence[float], model: str) -> IndexDocument:

@@ -13,8 +13,10 @@ from typing import Any
 from search.backends.base import LexicalQuery, SearchFilters
 from search.documents import IndexDocument
 
-# The same per-field boosts as the embedded backend (title counts double).
-DEFAULT_FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "mesh_terms": 1.0, "keywords": 1.0}
+# As in the embedded backend: "body" is the title repeated ``title_repeat`` times plus the
+# abstract, scored as one BM25 field; the separate fields can add per-field boosts on top.
+DEFAULT_FIELD_WEIGHTS = {"body": 1.0, "title": 0.0, "abstract": 0.0, "mesh_terms": 0.0, "keywords": 0.0}
+DEFAULT_TITLE_REPEAT = 2
 TEXT_FIELDS = tuple(DEFAULT_FIELD_WEIGHTS)
 VECTOR_FIELD = "vector"
 FACET_FIELDS = {
@@ -28,6 +30,7 @@ FACET_BUCKETS = 1000
 # Field types the backend relies on; an index that maps one differently is refused clearly.
 EXPECTED_TYPES = {
     "doc_id": "keyword",
+    "body": "text",
     "title": "text",
     "abstract": "text",
     "mesh_terms": "text",
@@ -67,6 +70,7 @@ def index_mappings(*, vector_dims: int | None, vector_index_type: str = "hnsw") 
         "dynamic": "strict",
         "properties": {
             "doc_id": {"type": "keyword"},
+            "body": english,
             "title": english,
             "abstract": english,
             "mesh_terms": english,
@@ -100,10 +104,11 @@ def index_template(
     }
 
 
-def source_of(doc: IndexDocument) -> dict[str, Any]:
+def source_of(doc: IndexDocument, *, title_repeat: int = DEFAULT_TITLE_REPEAT) -> dict[str, Any]:
     """Return the stored ``_source`` of one document (the vector only when present)."""
     body: dict[str, Any] = {
         "doc_id": doc.doc_id,
+        "body": " ".join([doc.title] * max(title_repeat, 1) + [doc.abstract]),
         "title": doc.title,
         "abstract": doc.abstract,
         "mesh_terms": list(doc.mesh_terms),
@@ -157,8 +162,13 @@ def filter_query(filters: SearchFilters) -> dict[str, Any]:
     return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
 
 
-def _fields(weights: dict[str, float], factor: float = 1.0) -> list[str]:
-    return [f"{name}^{weights.get(name, 1.0) * factor:g}" for name in TEXT_FIELDS if weights.get(name, 1.0) > 0]
+def _fields(weights: dict[str, float]) -> list[str]:
+    return [f"{name}^{weights.get(name, 1.0):g}" for name in TEXT_FIELDS if weights.get(name, 1.0) > 0]
+
+
+def _phrase_fields(weights: dict[str, float]) -> list[str]:
+    # Like the embedded backend: a phrase may match in any field, unweighted ones barely count.
+    return [f"{name}^{max(weights.get(name, 1.0), 0.01):g}" for name in TEXT_FIELDS]
 
 
 def lexical_query(query: LexicalQuery, filters: SearchFilters, weights: dict[str, float]) -> dict[str, Any] | None:
@@ -177,7 +187,7 @@ def lexical_query(query: LexicalQuery, filters: SearchFilters, weights: dict[str
     must = []
     for phrase in query.phrases:
         if phrase.strip():
-            must.append({"multi_match": {"query": phrase, "fields": _fields(weights), "type": "phrase"}})
+            must.append({"multi_match": {"query": phrase, "fields": _phrase_fields(weights), "type": "phrase"}})
     if not should and not must:
         return None
     body: dict[str, Any] = {"filter": filter_clauses(filters)}
