@@ -33,15 +33,31 @@ class LevelInfo:
 
 LEVELS: tuple[LevelInfo, ...] = (
     LevelInfo(EvidenceLevel.GUIDELINE, 1, "Clinical practice guideline", "Guideline", "#1b5e20", "#ffffff"),
-    LevelInfo(EvidenceLevel.SYSTEMATIC_REVIEW, 2, "Systematic review / meta-analysis", "Systematic review", "#2e7d32", "#ffffff"),
+    LevelInfo(
+        EvidenceLevel.SYSTEMATIC_REVIEW,
+        2,
+        "Systematic review / meta-analysis",
+        "Systematic review",
+        "#2e7d32",
+        "#ffffff",
+    ),
     LevelInfo(EvidenceLevel.RCT, 3, "Randomised controlled trial", "RCT", "#0d47a1", "#ffffff"),
-    LevelInfo(EvidenceLevel.NON_RANDOMISED_TRIAL, 4, "Non-randomised controlled trial", "Non-randomised trial", "#1565c0", "#ffffff"),
+    LevelInfo(
+        EvidenceLevel.NON_RANDOMISED_TRIAL,
+        4,
+        "Non-randomised controlled trial",
+        "Non-randomised trial",
+        "#1565c0",
+        "#ffffff",
+    ),
     LevelInfo(EvidenceLevel.COHORT, 5, "Cohort study", "Cohort", "#4527a0", "#ffffff"),
     LevelInfo(EvidenceLevel.CASE_CONTROL, 6, "Case-control study", "Case-control", "#6a1b9a", "#ffffff"),
     LevelInfo(EvidenceLevel.CROSS_SECTIONAL, 7, "Cross-sectional study", "Cross-sectional", "#7b1fa2", "#ffffff"),
     LevelInfo(EvidenceLevel.CASE_SERIES, 8, "Case series / case report", "Case report", "#e65100", "#000000"),
     LevelInfo(EvidenceLevel.NARRATIVE_REVIEW, 9, "Narrative review", "Review", "#f9a825", "#000000"),
-    LevelInfo(EvidenceLevel.EXPERT_OPINION, 10, "Expert opinion (editorial, comment, letter)", "Opinion", "#bdbdbd", "#000000"),
+    LevelInfo(
+        EvidenceLevel.EXPERT_OPINION, 10, "Expert opinion (editorial, comment, letter)", "Opinion", "#bdbdbd", "#000000"
+    ),
     LevelInfo(EvidenceLevel.PRECLINICAL, 11, "Preclinical (animal or in-vitro)", "Preclinical", "#8d6e63", "#000000"),
     LevelInfo(EvidenceLevel.UNKNOWN, 12, "Unknown design", "Unknown", "#eeeeee", "#000000"),
 )
