@@ -31,8 +31,13 @@ REGRADE_BATCH = 1000
     **TASK_OPTIONS,
 )
 def grade_records(record_ids: list[int]) -> int:
-    """Grade the given records; return how many were graded."""
-    return services.records_grade(record_ids=record_ids)
+    """Grade the given records and re-index them (the level is a search filter); return how many
+    were graded."""
+    from search.indexing import records_index
+
+    graded = services.records_grade(record_ids=record_ids)
+    records_index(record_ids=record_ids)  # skips records whose indexed fields did not change
+    return graded
 
 
 @shared_task(name="records.regrade_all", soft_time_limit=600, time_limit=660, **TASK_OPTIONS)
