@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import transaction
 
 from records.models import EvidenceRecord
@@ -35,7 +36,9 @@ def record_text(record: EvidenceRecord) -> str:
     return f"{abstract} {record.recommendation_text}".strip() if record.recommendation_text else abstract
 
 
-def document_for(record: EvidenceRecord, *, vector: Sequence[float] | None = None, model: str = "") -> IndexDocument:
+def document_for(
+    record: EvidenceRecord, *, vector: Sequence[float] | np.ndarray | None = None, model: str = ""
+) -> IndexDocument:
     """Return the IndexDocument of a record; its content_hash covers every indexed field."""
     fields = {
         "doc_id": record.uid,

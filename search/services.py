@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 
@@ -62,7 +63,7 @@ def _query_vector(backend: SearchBackend, text: str) -> Sequence[float] | None:
     if space is not None and (space[0], space[1]) != (embedder.model_name, embedder.dimension):
         logger.error("index vectors come from %s, the embedder is %s: vectors ignored", space, embedder.model_name)
         return None
-    return embed_query(text)
+    return cast(Sequence[float], embed_query(text))
 
 
 def retrieve(
@@ -165,7 +166,7 @@ def similar_records(*, record: EvidenceRecord, limit: int = 5) -> list[EvidenceR
         except EmbeddingError:
             vector = None
     if vector is not None:
-        hits = backend.vector_search(vector, filters=SearchFilters(), limit=limit + 1)
+        hits = backend.vector_search(cast(Sequence[float], vector), filters=SearchFilters(), limit=limit + 1)
     if not hits:
         parsed = parse_request(SearchRequest(text=record.title.replace('"', " ")))
         hits = backend.lexical_search(parsed.lexical, filters=SearchFilters(), limit=limit + 1)

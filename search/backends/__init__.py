@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -19,7 +20,7 @@ def get_backend(alias: str | None = None) -> SearchBackend:
     with _lock:
         backend = _backends.get(alias)
         if backend is None:
-            config = settings.SEARCH_BACKENDS[alias]
+            config: dict[str, Any] = settings.SEARCH_BACKENDS[alias]
             backend_class = import_string(config["BACKEND"])
             backend = backend_class(alias, **config.get("OPTIONS", {}))
             _backends[alias] = backend

@@ -140,7 +140,8 @@ def build_lexical_query(query: LexicalQuery, filters: SearchFilters, weights: di
             continue
         per_field = []
         for name in TEXT_FIELDS:
-            inner = q.term_query(SCHEMA, name, tokens[0]) if len(tokens) == 1 else q.phrase_query(SCHEMA, name, tokens)
+            words: list[str | tuple[int, str]] = list(tokens)
+            inner = q.term_query(SCHEMA, name, tokens[0]) if len(tokens) == 1 else q.phrase_query(SCHEMA, name, words)
             per_field.append((tantivy.Occur.Should, q.boost_query(inner, max(weights.get(name, 1.0), 0.01))))
         clauses.append((tantivy.Occur.Must, q.boolean_query(per_field)))
     if should:
@@ -316,7 +317,8 @@ class EmbeddedBackend(SearchBackend):
             matrix = grow_vectors(path, state, state.next_row, state.dimension)
             for doc_id, vector in vectors.items():
                 matrix[rows[doc_id]] = vector
-            matrix.flush()
+            if isinstance(matrix, np.memmap):
+                matrix.flush()
             del matrix
         index = tantivy.Index(SCHEMA, path=str(path / "text"), reuse=True)
         writer = index.writer(heap_size=self.heap_size, num_threads=1)

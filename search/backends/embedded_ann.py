@@ -55,8 +55,9 @@ def _ann_index(path: Path, snap: Snapshot) -> Any:
         if cached is not None and cached[0] == snap.version:
             return cached[1]
         file = path / f"ann-{snap.version}.usearch"
-        index = Index(ndim=snap.dimension, metric="cos", dtype="f32", connectivity=16, expansion_add=128)
-        index.expansion_search = 128
+        index = Index(
+            ndim=snap.dimension, metric="cos", dtype="f32", connectivity=16, expansion_add=128, expansion_search=128
+        )
         if file.exists():
             index.load(str(file))
         else:

@@ -71,8 +71,9 @@ def connect(path: Path) -> sqlite3.Connection:
 def open_vectors(path: Path, state: State, *, writable: bool) -> np.ndarray | None:
     if not state.vector_file:
         return None
-    mode = "r+" if writable else "r"
-    return np.load(path / state.vector_file, mmap_mode=mode)
+    if writable:
+        return np.load(path / state.vector_file, mmap_mode="r+")
+    return np.load(path / state.vector_file, mmap_mode="r")
 
 
 def grow_vectors(path: Path, state: State, needed_rows: int, dimension: int) -> np.ndarray:

@@ -50,7 +50,8 @@ class Command(BaseCommand):
             lexical_weight=options["lexical_weight"],
             rrf_k=options["rrf_k"],
         )
-        backend_options = dict(settings.SEARCH_BACKENDS["embedded"].get("OPTIONS", {}))
+        embedded: dict[str, Any] = settings.SEARCH_BACKENDS["embedded"]
+        backend_options: dict[str, Any] = dict(embedded.get("OPTIONS", {}))
         if options["title_weight"] is not None:
             backend_options["field_weights"] = {
                 **dict(backend_options.get("field_weights") or {}),
