@@ -181,12 +181,27 @@ def item_pending(item_id: int) -> WorkItem | None:
     return item
 
 
+def _after_successful_run(*, run_id: int, new_records: int) -> None:
+    """Enqueue what follows a harvest: new-evidence alerts, and a retrain after a large one.
+
+    Sent by task name, so ingest does not import the apps that own those tasks.
+    """
+    from evidence_portal.celery import app
+
+    app.send_task("curation.compute_alerts")
+    if new_records >= settings.DESIGN_CLASSIFIER_RETRAIN_AFTER:
+        app.send_task("records.retrain_design_classifier")
+    logger.info("run %s finished: alerts enqueued (%d new records)", run_id, new_records)
+
+
 def _finish_if_complete(run: HarvestRun) -> None:
     if run.items.filter(status=ItemStatus.PENDING).exists():
         return
     failed_items = run.items.filter(status=ItemStatus.FAILED).exists()
     run.status = RunStatus.FAILED if failed_items or run.failed else RunStatus.SUCCEEDED
     run.finished_at = timezone.now()
+    if run.status == RunStatus.SUCCEEDED:
+        transaction.on_commit(lambda: _after_successful_run(run_id=run.pk, new_records=run.new))
     if run.status == RunStatus.SUCCEEDED and run.saved_query_id and run.datetype == DateType.MODIFICATION:
         saved = SavedQuery.objects.get(pk=run.saved_query_id)
         if run.window_end and (saved.checkpoint is None or saved.checkpoint < run.window_end):
