@@ -1,4 +1,5 @@
-"""First-run setup used by `make run`: seed the database, grade, train, build the lexical index.
+"""First-run setup used by `make run`: seed the database (graded and indexed as it loads) and
+bring the lexical index in step. The design classifier is trained by the worker afterwards.
 
 Each step is idempotent, so running `make run` twice duplicates nothing.
 """
@@ -54,31 +55,6 @@ def seed_database(*, seed: str | None, report: BootstrapReport) -> None:
     )
 
 
-def ensure_design_classifier(*, report: BootstrapReport) -> None:
-    """Train the study-design classifier from the stored records when no artifact exists,
-    then grade the records that only it can grade."""
-    from records.evidence.artifacts import current_version
-    from records.evidence.services import design_classifier_train, records_grade
-    from search.indexing import records_index
-
-    if current_version() is not None:
-        report.say(f"Design classifier {current_version()} present.")
-        return
-    if not EvidenceRecord.objects.exists():
-        return
-    try:
-        trained = design_classifier_train()
-    except ValueError as error:
-        report.say(f"Design classifier not trained: {error}")
-        return
-    report.say(f"Design classifier {trained.result.version} trained.")
-    ungraded = list(
-        EvidenceRecord.objects.filter(deleted_at__isnull=True, evidence_level="unknown").values_list("id", flat=True)
-    )
-    records_grade(record_ids=ungraded)
-    records_index(record_ids=ungraded)
-
-
 def ensure_lexical_index(*, report: BootstrapReport) -> None:
     """Bring the search index in step with the database (text now; vectors in the background)."""
     from search.indexing import reconcile_index
@@ -95,6 +71,5 @@ def run_bootstrap() -> BootstrapReport:
     """Run every first-run step and return what each one did."""
     report = BootstrapReport()
     seed_database(seed=settings.EVIDENCE_SEED, report=report)
-    ensure_design_classifier(report=report)
     ensure_lexical_index(report=report)
     return report

@@ -37,6 +37,10 @@ for _ in $(seq 1 120); do
     "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
   sleep 0.5
 done
+# Slow work goes to the worker once the page is up: embeddings, and the study-design classifier
+# (trained from the stored records when missing, then used to grade not-yet-indexed records).
 $PY manage.py enqueue_backfill >/dev/null || echo "warning: could not enqueue the embedding backfill" >&2
+$PY manage.py train_design_classifier --if-missing --enqueue >/dev/null \
+  || echo "warning: could not enqueue the design classifier training" >&2
 echo "Evidence Portal is running at http://$HOST:$PORT/ (Ctrl-C to stop)"
 wait -n "${pids[@]}"
