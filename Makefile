@@ -30,7 +30,7 @@ test: venv-dev
 lint: venv-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy records ingest search
+	SECRET_KEY=lint-only-key-that-is-long-enough-0123456789 $(BIN)/mypy records ingest search
 
 format: venv-dev
 	$(BIN)/ruff format .
@@ -40,7 +40,7 @@ es-node: venv-dev
 	bash scripts/es_node.sh
 
 bench: venv-dev
-	$(BIN)/python bench/search_latency.py
+	$(BIN)/python bench/search_latency.py --sizes 10000,100000
 
 clean:
 	rm -rf var .pytest_cache .coverage htmlcov

@@ -44,7 +44,8 @@ class EvidenceRecord(models.Model):
     recommendation_text = models.TextField(blank=True)
 
     # Evidence grade (filled by records.grading); null until graded.
-    evidence_level = models.CharField(max_length=32, null=True, blank=True, db_index=True)
+    # Null means "not graded yet", which differs from a graded "unknown".
+    evidence_level = models.CharField(max_length=32, null=True, blank=True, db_index=True)  # noqa: DJ001
     evidence_explanation = models.JSONField(default=dict, blank=True)
     evidence_predicted = models.BooleanField(default=False)
     evidence_model_version = models.CharField(max_length=64, blank=True)

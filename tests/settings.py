@@ -6,7 +6,7 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-0123456789")
 os.environ.setdefault("EVIDENCE_DATA_DIR", tempfile.mkdtemp(prefix="evidence-test-"))
 
-from evidence_portal.settings import *  # noqa: E402,F403
+from evidence_portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

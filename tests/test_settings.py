@@ -7,7 +7,7 @@ from evidence_portal.env import env_bool, env_choice, env_int, env_str, env_url
 
 
 def test_missing_required_variable_names_it() -> None:
-    with pytest.raises(ImproperlyConfigured, match="^SECRET_KEY is required but not set$"):
+    with pytest.raises(ImproperlyConfigured, match=r"^SECRET_KEY is required but not set$"):
         env_str("SECRET_KEY", environ={})
 
 
