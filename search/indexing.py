@@ -167,7 +167,8 @@ class RebuildReport:
 
 
 def rebuild_index(*, backend: SearchBackend | None = None) -> RebuildReport:
-    """Build a fresh generation from the database, verify its count, switch to it, drop the old.
+    """Build a fresh generation from the database, verify its count, switch to it, keep the
+    previous live generation for rollback and drop older ones.
 
     Vectors whose text is already in the embedding disk cache are carried over; the rest are
     left pending for ``embed_pending``. Raises SearchBackendError when verification fails (the
@@ -175,6 +176,7 @@ def rebuild_index(*, backend: SearchBackend | None = None) -> RebuildReport:
     """
     backend = backend or get_backend()
     old = backend.generations()
+    previous_live = backend.live_generation()
     generation = backend.create_generation()
     target = backend.generation_backend(generation)
     embedder = get_embedder()
@@ -215,8 +217,9 @@ def rebuild_index(*, backend: SearchBackend | None = None) -> RebuildReport:
             ],
             batch_size=1000,
         )
+    # Keep the generation that was live until now, for rollback; drop the ones before it.
     for name in old:
-        if name != generation:
+        if name not in (generation, previous_live):
             backend.drop_generation(name)
             report.dropped.append(name)
     return report

@@ -198,7 +198,10 @@ def test_rebuild_switches_generation_and_keeps_cached_vectors(corpus: list[Evide
     report = indexing.rebuild_index()
     assert backend.live_generation() == report.generation != old
     assert report.indexed == 4 and report.with_vectors == 4
-    assert old not in backend.generations()
+    assert old in backend.generations()  # kept for rollback
+    second = indexing.rebuild_index()
+    assert second.dropped == [old]
+    assert backend.generations()[-2:] == [report.generation, second.generation]
     assert search("aspirin stroke").results[0].record == corpus[0]
     assert IndexEntry.objects.filter(vector_ready=True).count() == 4
 
