@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evidence_portal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REPO, setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from records.evidence.predict import NoModelError, require_model  # noqa: E402
 from records.evidence.rules import grade_by_rules  # noqa: E402

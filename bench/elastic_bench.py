@@ -14,7 +14,6 @@ beside the figures. Without --es-url it starts the test node (tests/es_node) and
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -27,14 +26,10 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evidence_portal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REPO, load_scifact, percentiles, setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from elasticsearch import Elasticsearch  # noqa: E402
 
@@ -51,23 +46,6 @@ LEVELS = ("systematic_review", "rct", "cohort", "case_control", "narrative_revie
 TYPES = ("Journal Article", "Randomized Controlled Trial", "Review", "Systematic Review")
 MODES = ("bm25", "dense", "hybrid")
 BATCH = 5000
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    a = np.asarray(samples)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))}
-
-
-def load_base(data: Path, limit: int) -> tuple[list[tuple[str, str]], list[str]]:
-    docs = []
-    with gzip.open(data / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            d = json.loads(line)
-            docs.append((d.get("title") or "", d.get("text") or ""))
-            if len(docs) >= limit:
-                break
-    queries = [json.loads(line)["text"] for line in (data / "queries.jsonl").read_text().splitlines() if line.strip()]
-    return docs, queries
 
 
 def corpus_batches(size: int, base: list[tuple[str, str]], base_vectors: np.ndarray, noise: float, model: str):  # type: ignore[no-untyped-def]
@@ -163,7 +141,7 @@ def main() -> None:
     parser.add_argument("--backends", default="embedded,elasticsearch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    base, queries = load_base(args.data, args.base_docs)
+    base, queries = load_scifact(args.data, args.base_docs)
     embedder = get_embedder()
     data = {
         "base": base,

@@ -15,7 +15,6 @@ Also reports the server-side time in-process (Django test client, one client, no
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -34,36 +33,17 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REPO, load_scifact, percentiles
 
 LEVELS = ("guideline", "systematic_review", "rct", "cohort", "case_control", "narrative_review", "unknown")
 TYPES = ("Journal Article", "Randomized Controlled Trial", "Review", "Systematic Review", "Meta-Analysis")
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
-    values = np.asarray(samples)
-    return {name: float(np.percentile(values, q)) for name, q in (("p50", 50), ("p95", 95), ("p99", 99))}
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def load_scifact(data: Path, limit: int) -> tuple[list[tuple[str, str]], list[str]]:
-    docs = []
-    with gzip.open(data / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
-        for line in handle:
-            item = json.loads(line)
-            docs.append((item.get("title") or "", item.get("text") or ""))
-            if len(docs) >= limit:
-                break
-    queries = [json.loads(line)["text"] for line in (data / "queries.jsonl").read_text().splitlines() if line.strip()]
-    return docs, queries
 
 
 def build(size: int, base: list[tuple[str, str]], noise: float) -> dict[str, float]:

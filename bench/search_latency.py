@@ -14,9 +14,7 @@ search is reported.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -25,14 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evidence_portal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REPO, load_scifact, percentiles, setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from search import ranking  # noqa: E402
 from search.backends import embedded_ann  # noqa: E402
@@ -49,11 +43,6 @@ TYPES = ("Journal Article", "Randomized Controlled Trial", "Review", "Systematic
 FILTERS = SearchFilters(year_from=2010, year_to=2025, evidence_levels=("rct", "systematic_review"))
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    a = np.asarray(samples)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99))}
-
-
 def timed(fn, items) -> list[float]:  # type: ignore[no-untyped-def]
     out = []
     for item in items:
@@ -61,18 +50,6 @@ def timed(fn, items) -> list[float]:  # type: ignore[no-untyped-def]
         fn(item)
         out.append((time.perf_counter() - t0) * 1000)
     return out
-
-
-def load_base(data: Path, limit: int) -> tuple[list[tuple[str, str]], list[str]]:
-    docs = []
-    with gzip.open(data / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            d = json.loads(line)
-            docs.append((d.get("title") or "", d.get("text") or ""))
-            if len(docs) >= limit:
-                break
-    queries = [json.loads(line)["text"] for line in (data / "queries.jsonl").read_text().splitlines() if line.strip()]
-    return docs, queries
 
 
 def dir_size(path: Path) -> int:
@@ -224,7 +201,7 @@ def main() -> None:
     parser.add_argument("--no-bm25s", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    base, queries = load_base(args.data, args.base_docs)
+    base, queries = load_scifact(args.data, args.base_docs)
     queries = queries[: args.queries]
     embedder = get_embedder()
     base_vectors = embedder.embed_texts([document_text(t, x) for t, x in base])
