@@ -28,7 +28,8 @@ trap cleanup EXIT INT TERM
 .venv/bin/celery -A evidence_portal worker --loglevel INFO --concurrency 1 \
   --logfile "$EVIDENCE_DATA_DIR/worker.log" &
 pids+=($!)
-.venv/bin/gunicorn evidence_portal.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
+.venv/bin/gunicorn evidence_portal.wsgi --config python:evidence_portal.gunicorn_conf \
+  --bind "$HOST:$PORT" --workers 2 --threads 4 \
   --access-logfile "$EVIDENCE_DATA_DIR/access.log" &
 pids+=($!)
 
