@@ -165,7 +165,8 @@ SEARCH_ANN_THRESHOLD = env_int("SEARCH_ANN_THRESHOLD", 200_000, minimum=1)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
 EMBEDDING_MAX_TOKENS = env_int("EMBEDDING_MAX_TOKENS", 256, minimum=16)
-EMBEDDING_CACHE_DIR = EVIDENCE_DATA_DIR / "cache" / "embeddings"
+EMBEDDING_RUNTIME = env_choice("EMBEDDING_RUNTIME", "onnx", ("onnx", "onnx-int8", "torch"))
+EMBEDDING_CACHE_DIR = env_path("EMBEDDING_CACHE_DIR", EVIDENCE_DATA_DIR / "cache" / "embeddings", base=BASE_DIR)
 
 # --- Harvesting ---------------------------------------------------------------------------------
 NCBI_EMAIL = env_optional("NCBI_EMAIL")

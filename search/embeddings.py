@@ -70,11 +70,24 @@ def _load_model(name: str, max_tokens: int) -> Any:
     raise EmbeddingError("cannot load embedding model: " + "; ".join(errors))
 
 
-class Embedder:
-    """A loaded model plus its caches. ``model_name`` and ``dimension`` go with every vector."""
+RUNTIMES = ("onnx", "onnx-int8", "torch")
 
-    def __init__(self, model_name: str, *, batch_size: int, max_tokens: int, cache_dir: Path) -> None:
-        self.model_name = model_name
+
+class Embedder:
+    """A loaded model plus its caches. ``model_name`` and ``dimension`` go with every vector.
+
+    ``runtime`` "onnx" (the default) runs the model through ONNX Runtime with vectors equal to
+    torch's; "onnx-int8" uses int8 weights, whose vectors differ slightly, so they are a vector
+    space of their own (``model_name`` gets the suffix ``#int8``: switching needs a rebuild).
+    When ONNX cannot be used the embedder logs why and runs torch.
+    """
+
+    def __init__(
+        self, model_name: str, *, batch_size: int, max_tokens: int, cache_dir: Path, runtime: str = "onnx"
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise EmbeddingError(f"unknown embedding runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+        self.configured = (model_name, batch_size, max_tokens, runtime)
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self._model = _load_model(model_name, max_tokens)
@@ -82,13 +95,22 @@ class Embedder:
         if not dim:
             raise EmbeddingError(f"model {model_name} reports no embedding dimension")
         self.dimension = int(dim)
-        self._cache = DiskCache(cache_dir, f"{model_name}@{max_tokens}", self.dimension)
+        self._onnx = (
+            _onnx_encoder(self._model, runtime, cache_dir, model_name, max_tokens) if runtime != "torch" else None
+        )
+        self.runtime = runtime if self._onnx is not None else "torch"
+        self.model_name = f"{model_name}#int8" if self.runtime == "onnx-int8" else model_name
+        self._cache = DiskCache(cache_dir, f"{self.model_name}@{max_tokens}", self.dimension)
         self._encode_lock = threading.Lock()
         self.embed_query = lru_cache(maxsize=2048)(self._embed_query)
 
     def _encode(self, texts: Sequence[str], *, single_thread: bool = False) -> np.ndarray:
         import torch
 
+        if self._onnx is not None:
+            threads = 1 if single_thread else torch.get_num_threads()
+            with self._encode_lock:
+                return self._onnx.encode(texts, batch_size=self.batch_size, threads=threads)
         with self._encode_lock:
             threads = torch.get_num_threads()
             if single_thread:
@@ -134,6 +156,24 @@ class Embedder:
         vector = self._encode([text], single_thread=True)[0]
         vector.setflags(write=False)
         return vector
+
+
+def _onnx_encoder(model: Any, runtime: str, cache_dir: Path, model_name: str, max_tokens: int) -> Any:
+    """Return an OnnxEncoder checked against torch's vectors, or None (logged) to keep torch."""
+    from search.onnx_encoder import PROBES, OnnxEncoder, OnnxUnsupported, export_folder
+
+    try:
+        encoder = OnnxEncoder(
+            model, folder=export_folder(cache_dir, model_name), max_tokens=max_tokens, int8=runtime == "onnx-int8"
+        )
+        reference = model.encode(
+            list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        encoder.check_against(reference, minimum_cosine=0.95 if runtime == "onnx-int8" else 0.9999)
+    except OnnxUnsupported as exc:
+        logger.warning("embedding runtime %s unavailable, using torch: %s", runtime, exc)
+        return None
+    return encoder
 
 
 class DiskCache:
@@ -186,12 +226,19 @@ def get_embedder() -> Embedder:
     """
     global _embedder
     with _lock:
-        if _embedder is None or _embedder.model_name != settings.EMBEDDING_MODEL:
+        wanted = (
+            settings.EMBEDDING_MODEL,
+            settings.EMBEDDING_BATCH_SIZE,
+            settings.EMBEDDING_MAX_TOKENS,
+            settings.EMBEDDING_RUNTIME,
+        )
+        if _embedder is None or _embedder.configured != wanted:
             _embedder = Embedder(
                 settings.EMBEDDING_MODEL,
                 batch_size=settings.EMBEDDING_BATCH_SIZE,
                 max_tokens=settings.EMBEDDING_MAX_TOKENS,
                 cache_dir=Path(settings.EMBEDDING_CACHE_DIR),
+                runtime=settings.EMBEDDING_RUNTIME,
             )
         return _embedder
 

@@ -2,7 +2,8 @@
 
 ``search_records`` runs the whole pipeline: parse, retrieve (BM25 and vectors, filters inside
 both), fuse, rank with evidence in view, paginate, facets, highlight. Records are loaded with a
-constant number of queries (one for the candidates, one count of pending vectors).
+constant number of queries (the ranking columns of every candidate, the shown page's
+records, one count of pending vectors).
 """
 
 from __future__ import annotations
@@ -90,12 +91,17 @@ def retrieve(
     return ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
 
 
-def _rank_meta(records: Sequence[EvidenceRecord]) -> dict[str, ranking.RankMeta]:
+def _rank_meta(doc_ids: Sequence[str]) -> dict[str, ranking.RankMeta]:
+    """Return what ranking needs of each live candidate, in one query of four columns (the
+    whole records are loaded for the shown page only)."""
+    if not doc_ids:
+        return {}
+    rows = EvidenceRecord.objects.filter(uid__in=doc_ids, deleted_at__isnull=True).values_list(
+        "uid", "evidence_level", "publication_year", "retracted"
+    )
     return {
-        r.uid: ranking.RankMeta(
-            evidence_level=r.evidence_level, publication_year=r.publication_year, retracted=r.retracted
-        )
-        for r in records
+        uid: ranking.RankMeta(evidence_level=level, publication_year=year, retracted=retracted)
+        for uid, level, year, retracted in rows
     }
 
 
@@ -113,22 +119,22 @@ def search_records(request: SearchRequest) -> SearchPage:
     backend = get_backend()
     config = RetrievalSettings.from_settings()
     candidates = retrieve(parsed, backend=backend, config=config)
-    by_uid: dict[str, EvidenceRecord] = {}
-    if candidates:
-        rows = EvidenceRecord.objects.filter(uid__in=[c.doc_id for c in candidates], deleted_at__isnull=True)
-        by_uid = {r.uid: r for r in rows}
     ranked = ranking.rank(
         candidates,
-        _rank_meta(list(by_uid.values())),
+        _rank_meta([c.doc_id for c in candidates]),
         sort=sort,
         evidence_weight=config.evidence_weight,
         recency_weight=config.recency_weight,
         current_year=dt.date.today().year,
     )
+    shown = ranked[(page - 1) * page_size : page * page_size]
+    by_uid = {r.uid: r for r in EvidenceRecord.objects.filter(uid__in=[i.doc_id for i in shown])} if shown else {}
     stems = parsed.highlight_stems
     results = []
-    for item in ranked[(page - 1) * page_size : page * page_size]:
-        record = by_uid[item.doc_id]
+    for item in shown:
+        record = by_uid.get(item.doc_id)
+        if record is None:  # deleted between the two reads
+            continue
         body = highlight.ordered_abstract(record.abstract_sections or [], record.abstract or record.recommendation_text)
         results.append(
             SearchResult(
