@@ -9,10 +9,11 @@ Phases, each in a fresh process with a fresh SQLite database (so peak memory is 
   records under new PMIDs (N = 25,000 and 100,000 by default): peak memory must stay flat.
 - ``pipeline``: a 2,000-record sample through parse, upsert, grade, index and embed, in
   records/s, beside the bare embedding throughput of the same model on the same texts in the
-  same process (the ceiling), for each embedder setting asked for (batch size, max tokens).
+  same process (the ceiling), for each embedder setting asked for (runtime, batch size, max
+  tokens), with each setting's bare speed-up over the first setting.
 
     .venv/bin/python bench/ingest.py [--data ../shared/data] [--scales 25000,100000]
-        [--sample 2000] [--embedders 32x256,64x256,32x128] [--phases ...] [--json]
+        [--sample 2000] [--embedders torch:32x256,onnx:32x256,onnx-int8:32x256] [--phases ...] [--json]
 """
 
 from __future__ import annotations
@@ -157,8 +158,17 @@ def phase_load(paths: list[Path], workdir: Path) -> dict[str, Any]:
     }
 
 
-def phase_pipeline(sample: Path, workdir: Path, batch_size: int, max_tokens: int) -> dict[str, Any]:
-    os.environ.update(EMBEDDING_BATCH_SIZE=str(batch_size), EMBEDDING_MAX_TOKENS=str(max_tokens))
+def parse_embedder(setting: str) -> tuple[str, int, int]:
+    """Return (runtime, batch size, max tokens) of "RUNTIME:BATCHxTOKENS" (runtime onnx if left out)."""
+    runtime, _, size = setting.rpartition(":")
+    batch, tokens = (int(x) for x in size.split("x"))
+    return runtime or "onnx", batch, tokens
+
+
+def phase_pipeline(sample: Path, workdir: Path, runtime: str, batch_size: int, max_tokens: int) -> dict[str, Any]:
+    os.environ.update(
+        EMBEDDING_RUNTIME=runtime, EMBEDDING_BATCH_SIZE=str(batch_size), EMBEDDING_MAX_TOKENS=str(max_tokens)
+    )
     _django(workdir, "grade,index")
     from ingest import runs, steps
     from ingest.pubmed import iter_pubmed_file
@@ -187,6 +197,7 @@ def phase_pipeline(sample: Path, workdir: Path, batch_size: int, max_tokens: int
     return {
         "records": run.fetched,
         "embedded": embedded,
+        "runtime": embedder.runtime,
         "batch_size": batch_size,
         "max_tokens": max_tokens,
         "bare_embed_per_s": len(texts) / bare,
@@ -206,8 +217,8 @@ def child(args: argparse.Namespace) -> None:
     elif args.phase == "load":
         result = phase_load(paths, workdir)
     else:
-        batch, tokens = (int(x) for x in args.embedder.split("x"))
-        result = phase_pipeline(paths[0], workdir, batch, tokens)
+        runtime, batch, tokens = parse_embedder(args.embedder)
+        result = phase_pipeline(paths[0], workdir, runtime, batch, tokens)
     print("RESULT " + json.dumps(result))
 
 
@@ -249,7 +260,12 @@ def main() -> None:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
     parser.add_argument("--scales", default="25000,100000", help="sizes of the replicated scale files")
     parser.add_argument("--sample", type=int, default=2000, help="records in the full-pipeline sample")
-    parser.add_argument("--embedders", default="32x256", help="embedder settings BATCHxMAXTOKENS, comma-separated")
+    parser.add_argument(
+        "--embedders",
+        default="torch:32x256,onnx:32x256",
+        help="embedder settings RUNTIME:BATCHxMAXTOKENS (runtime onnx, onnx-int8 or torch), comma-separated;"
+        " the first is the baseline of the speed-up column",
+    )
     parser.add_argument("--phases", default="parse,load,scale,pipeline")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -317,6 +333,9 @@ def main() -> None:
                     rows[-1]["case"] += f", {args.backend}"
         if es_node is not None:
             es_node.cleanup()
+    pipelines = [row for row in rows if row["phase"] == "full pipeline"]
+    for row in pipelines:
+        row["bare_speedup_vs_first"] = row["bare_embed_per_s"] / pipelines[0]["bare_embed_per_s"]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -325,7 +344,8 @@ def main() -> None:
         if row["phase"] == "full pipeline":
             rate = row["pipeline_per_s"]
             notes = (
-                f"bare embedding {row['bare_embed_per_s']:.1f}/s, pipeline/bare {row['ratio_to_bare']:.2f}; "
+                f"bare embedding {row['bare_embed_per_s']:.1f}/s ({row['bare_speedup_vs_first']:.2f}x the first), "
+                f"pipeline/bare {row['ratio_to_bare']:.2f}; "
                 f"store+grade+index {row['store_grade_index_s']:.1f} s, embed {row['embed_and_index_vectors_s']:.1f} s"
             )
         else:

@@ -357,6 +357,38 @@ class EmbeddedBackend(SearchBackend):
             conn.executemany("INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", params)
         state.version += 1
         state.write(path)
+        if self.fixed_generation is None:  # a generation being rebuilt gets its index when switched live
+            self._refresh_vector_index(path, state, conn, force=False)
+
+    def _refresh_vector_index(self, path: Path, state: State, conn: Any, *, force: bool) -> bool:
+        """Build the HNSW index of the generation at ``path`` when due (or ``force``); under the write lock."""
+        if not state.dimension:
+            return False
+        (vectors,) = conn.execute("SELECT count(*) FROM docs WHERE has_vector = 1").fetchone()
+        if vectors < self.ann_threshold:
+            return False
+        if not force and not embedded_ann.is_due(
+            path, rows=state.next_row, vectors=vectors, threshold=self.ann_threshold
+        ):
+            return False
+        embedded_ann.build(path, Snapshot.load(path, state))
+        return True
+
+    def refresh_vector_index(self, generation: str | None = None, *, force: bool = False) -> bool:
+        """Build the HNSW index of ``generation`` (default: the live one) when it holds
+        ``ann_threshold`` vectors and the index is missing or stale (or ``force``)."""
+        name = generation or self._generation_for_read()
+        if name is None:
+            return False
+        if State.read(self._gen_path(name)).next_row < self.ann_threshold:
+            return False  # too small for an approximate index: no need to take the write lock
+        with self._write_lock():
+            path = self._gen_path(name)
+            conn = connect(path)
+            try:
+                return self._refresh_vector_index(path, State.read(path), conn, force=force)
+            finally:
+                conn.close()
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(doc_ids))
@@ -513,6 +545,7 @@ class EmbeddedBackend(SearchBackend):
     def switch_generation(self, generation: str) -> None:
         if not (self._gen_path(generation) / "text").is_dir():
             raise SearchBackendError(f"no generation {generation}")
+        self.refresh_vector_index(generation)  # a large rebuilt generation goes live with its HNSW index
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f"CURRENT.{os.getpid()}.tmp"
         tmp.write_text(generation)

@@ -1,13 +1,28 @@
 """Vector retrieval for the embedded backend: exact cosine (numpy, float32) by default, and a
 usearch HNSW index once a generation holds ``threshold`` vectors or more.
 
+The HNSW index is built by the writer, never in a web request: when a live generation first
+reaches the threshold, again once the rows added since the last build exceed
+``REBUILD_FRACTION`` of it, and once when a rebuilt generation is switched live. It is saved as
+``ann.usearch`` with ``ann.json`` (how many rows it covers) and memory-mapped by readers.
+Between builds a search combines:
+
+- HNSW candidates among the covered rows, re-scored with the rows' current vectors (a record
+  re-embedded since the build keeps its graph position but is scored by its new vector;
+  deleted rows drop out through the mask), and
+- exact search over the rows added since the build.
+
 Filters are applied inside retrieval: exact search scores only rows passing the mask; the HNSW
-path over-fetches, drops rows outside the mask and falls back to exact search over the masked
-rows when too few survive, so a filtered page is always full.
+path over-fetches by the inverse of the filter's selectivity, drops rows outside the mask and
+falls back to exact search over the masked rows when too few survive, so a filtered page is
+always full.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,9 +32,15 @@ import numpy as np
 from search.backends.embedded_store import Snapshot
 
 _lock = threading.Lock()
-_ann_cache: dict[str, tuple[int, Any]] = {}
-OVERSAMPLE = 4
+_ann_cache: dict[str, tuple[int, Any, int]] = {}
 EXACT_BELOW = 50_000  # a mask this small is cheaper to score exactly than to over-fetch
+REBUILD_FRACTION = 0.2
+OVERSAMPLE = 2.0
+MIN_FETCH = 100
+MAX_FETCH = 20_000
+CONNECTIVITY = 16
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 256
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -45,33 +66,67 @@ def exact(vectors: np.ndarray, q: np.ndarray, mask: np.ndarray, k: int) -> tuple
     return rows[best], scores[best]
 
 
-def _ann_index(path: Path, snap: Snapshot) -> Any:
-    """Return the HNSW index of this snapshot's vectors, built once per version and saved."""
+def _new_index(dimension: int) -> Any:
     from usearch.index import Index
 
+    return Index(
+        ndim=dimension,
+        metric="cos",
+        dtype="f32",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+
+
+def built_rows(path: Path) -> int:
+    """Return how many rows the saved HNSW index covers (0 when there is none)."""
+    try:
+        return int(json.loads((path / "ann.json").read_text())["rows"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return 0
+
+
+def is_due(path: Path, *, rows: int, vectors: int, threshold: int) -> bool:
+    """Return whether the HNSW index of a generation with ``rows`` rows (``vectors`` of them
+    with a vector) should be (re)built: at the threshold, then after REBUILD_FRACTION growth."""
+    if vectors < threshold:
+        return False
+    covered = built_rows(path)
+    return not covered or rows - covered > REBUILD_FRACTION * covered
+
+
+def build(path: Path, snap: Snapshot) -> None:
+    """Build the HNSW index over every present row with a vector and save it atomically."""
+    assert snap.vectors is not None
+    usable = snap.present & snap.has_vector
+    rows = np.nonzero(usable)[0]
+    index = _new_index(snap.dimension)
+    index.add(rows, np.ascontiguousarray(snap.vectors[rows]), threads=os.cpu_count() or 1)
+    tmp = path / f"ann.usearch.{os.getpid()}.tmp"
+    index.save(str(tmp))
+    tmp.replace(path / "ann.usearch")
+    meta_tmp = path / f"ann.json.{os.getpid()}.tmp"
+    meta_tmp.write_text(json.dumps({"rows": int(usable.shape[0])}))
+    meta_tmp.replace(path / "ann.json")
+
+
+def _saved_index(path: Path, dimension: int) -> tuple[Any, int] | None:
+    """Return (memory-mapped HNSW index, rows it covers), re-opened when a writer replaced it."""
+    file = path / "ann.usearch"
+    try:
+        stamp = file.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
     key = str(path)
     with _lock:
         cached = _ann_cache.get(key)
-        if cached is not None and cached[0] == snap.version:
-            return cached[1]
-        file = path / f"ann-{snap.version}.usearch"
-        index = Index(
-            ndim=snap.dimension, metric="cos", dtype="f32", connectivity=16, expansion_add=128, expansion_search=128
-        )
-        if file.exists():
-            index.load(str(file))
-        else:
-            assert snap.vectors is not None
-            rows = np.nonzero(snap.present & snap.has_vector)[0]
-            index.add(rows, np.ascontiguousarray(snap.vectors[rows]), threads=2)
-            tmp = path / f"ann-{snap.version}.usearch.tmp"
-            index.save(str(tmp))
-            tmp.replace(file)
-            for old in path.glob("ann-*.usearch"):
-                if old != file:
-                    old.unlink(missing_ok=True)
-        _ann_cache[key] = (snap.version, index)
-        return index
+        if cached is None or cached[0] != stamp:
+            index = _new_index(dimension)
+            index.view(str(file))
+            cached = (stamp, index, built_rows(path))
+            _ann_cache[key] = cached
+        return cached[1], cached[2]
 
 
 def search(
@@ -83,14 +138,24 @@ def search(
     if allowed == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     total = int((snap.present & snap.has_vector).sum())
-    if total < threshold or allowed < EXACT_BELOW:
+    saved = _saved_index(path, snap.dimension) if total >= threshold and allowed >= EXACT_BELOW else None
+    if saved is None:
         return exact(snap.vectors, q, mask, k)
-    index = _ann_index(path, snap)
-    fetch = min(total, k * OVERSAMPLE * max(1, round(total / allowed)))
+    index, covered = saved
+    covered = min(covered, mask.shape[0])
+    selectivity = allowed / max(total, 1)
+    fetch = min(covered, MAX_FETCH, max(MIN_FETCH, math.ceil(k * OVERSAMPLE / selectivity)))
     matches = index.search(q, fetch)
     rows = np.asarray(matches.keys, dtype=np.int64)
-    passing = mask[rows]
-    keep = rows[passing][:k]
-    if keep.shape[0] < min(k, allowed):
+    rows = rows[(rows >= 0) & (rows < covered)]
+    rows = rows[mask[rows]]
+    if rows.shape[0] < min(k, int(mask[:covered].sum())):
         return exact(snap.vectors, q, mask, k)
-    return keep, (1.0 - np.asarray(matches.distances, dtype=np.float32))[passing][:k]
+    scores = snap.vectors[rows] @ q  # current vectors: re-embedded rows score by their new text
+    added = np.zeros_like(mask)
+    added[covered:] = mask[covered:]
+    if added.any():
+        new_rows, new_scores = exact(snap.vectors, q, added, k)
+        rows, scores = np.concatenate([rows, new_rows]), np.concatenate([scores, new_scores])
+    best = top_k(scores, k)
+    return rows[best], scores[best]
