@@ -56,24 +56,20 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def bench_size(
-    size: int, base: list[tuple[str, str]], base_vectors: np.ndarray, queries: list[str], qvecs: np.ndarray, args
-) -> dict:  # type: ignore[no-untyped-def]
+def build_corpus(tmp: Path, size: int, base: list[tuple[str, str]], base_vectors: np.ndarray, noise: float) -> float:
+    """Index ``size`` replicated records with perturbed vectors under ``tmp``; return seconds.
+
+    Loaded without the approximate index: it is built once at the end, as rebuild_index does."""
     rng = np.random.default_rng(size)
     model = get_embedder().model_name
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{size}-", dir=args.tmp))
-    # Loaded without the approximate index (one build at the end, as rebuild_index does).
     backend = EmbeddedBackend("bench", path=str(tmp), ann_threshold=10**12)
-    row: dict = {"size": size}
     t0 = time.perf_counter()
-    all_vectors = np.empty((size, base_vectors.shape[1]), dtype=np.float32)
     batch = 5000
     for start in range(0, size, batch):
         n = min(batch, size - start)
         src = (np.arange(start, start + n)) % len(base)
-        vecs = base_vectors[src] + rng.normal(scale=args.noise, size=(n, base_vectors.shape[1])).astype(np.float32)
+        vecs = base_vectors[src] + rng.normal(scale=noise, size=(n, base_vectors.shape[1])).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        all_vectors[start : start + n] = vecs
         docs = [
             IndexDocument(
                 doc_id=f"b:{start + j}",
@@ -91,11 +87,25 @@ def bench_size(
             for j, s in enumerate(src)
         ]
         backend.index_documents(docs)
-    row["build_s"] = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def bench_size(
+    size: int, base: list[tuple[str, str]], base_vectors: np.ndarray, queries: list[str], qvecs: np.ndarray, args
+) -> dict:  # type: ignore[no-untyped-def]
+    row: dict = {"size": size}
+    if args.reuse:
+        # Measure again on an index kept by an earlier --keep run of the same size and data.
+        tmp = Path(args.reuse)
+        row["reused"] = str(tmp)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=f"bench-{size}-", dir=args.tmp))
+        row["build_s"] = build_corpus(tmp, size, base, base_vectors, args.noise)
     backend = EmbeddedBackend("bench", path=str(tmp), ann_threshold=args.ann_threshold)
     t0 = time.perf_counter()
     row["ann"] = backend.refresh_vector_index()
     row["ann_build_s"] = time.perf_counter() - t0
+    row["ann"] = row["ann"] or (tmp / "generations" / str(backend.live_generation()) / "ann.usearch").exists()
     row["size_mb"] = dir_size(tmp) / 1e6
     t0 = time.perf_counter()
     backend.vector_search(qvecs[0], filters=SearchFilters(), limit=10)
@@ -137,7 +147,8 @@ def bench_size(
             hits += len(set(exact_rows.tolist()) & set(ann_rows))
         row["ann_recall_at_10"] = hits / (10 * len(idx))
     # Peers on the same corpus.
-    matrix = all_vectors
+    snap = backend._view()[0]  # type: ignore[index]
+    matrix = np.ascontiguousarray(snap.vectors[:size])  # in memory, as a numpy user would hold it
 
     def numpy_dense(i: int) -> None:
         scores = matrix @ qvecs[i]
@@ -164,7 +175,7 @@ def bench_size(
             timed(lambda i: retriever.retrieve(qtok[i], k=200, show_progress=False, n_threads=1), idx)
         )
         del retriever, tokens
-    if args.keep:
+    if args.keep or args.reuse:
         row["index_dir"] = str(tmp)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -188,7 +199,8 @@ def print_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
             if c in r:
                 p = r[c]
                 print(f"{r['size']:>9} {c:<24}{p['p50']:>9.2f}{p['p95']:>9.2f}{p['p99']:>9.2f}")
-        extra = f"build {r['build_s']:.1f} s, {r['size_mb']:.0f} MB on disk, reader open {r['reader_open_s']:.1f} s"
+        built = f"build {r['build_s']:.1f} s" if "build_s" in r else f"reused {r['reused']}"
+        extra = f"{built}, {r['size_mb']:.0f} MB on disk, reader open {r['reader_open_s']:.1f} s"
         if r.get("ann"):
             extra += f", HNSW build {r['ann_build_s']:.1f} s"
         if "peer_bm25s_build_s" in r:
@@ -211,6 +223,7 @@ def main() -> None:
     parser.add_argument("--tmp", default=None, help="folder for the temporary indexes")
     parser.add_argument("--no-bm25s", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the index folders (printed)")
+    parser.add_argument("--reuse", help="index folder kept by --keep (one size): measure without rebuilding")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     base, queries = load_scifact(args.data, args.base_docs)

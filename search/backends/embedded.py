@@ -464,14 +464,14 @@ class EmbeddedBackend(SearchBackend):
             facets[facet][key] = facets[facet].get(key, 0) + 1
 
         for row in snap.rows_for(dict.fromkeys(doc_ids)):
-            bump("evidence_level", str(snap.level[row]))
+            bump("evidence_level", snap.level[row])
             if snap.year[row] >= 0:
                 bump("publication_year", str(int(snap.year[row])))
             for t in snap.pubtypes[row]:
                 bump("publication_type", t)
             bump("free_full_text", "yes" if snap.free_full_text[row] else "no")
             if snap.language[row]:
-                bump("language", str(snap.language[row]))
+                bump("language", snap.language[row])
         return facets
 
     def document_ids(self) -> set[str]:

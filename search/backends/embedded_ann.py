@@ -40,7 +40,7 @@ MIN_FETCH = 100
 MAX_FETCH = 20_000
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 256
+EXPANSION_SEARCH = 1024  # recall@10 0.970 vs exact at 1M (512: 0.952, 256: 0.932); ~4 ms
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -124,6 +124,7 @@ def _saved_index(path: Path, dimension: int) -> tuple[Any, int] | None:
         if cached is None or cached[0] != stamp:
             index = _new_index(dimension)
             index.view(str(file))
+            index.expansion_search = EXPANSION_SEARCH  # a search-time setting: not taken from the file
             cached = (stamp, index, built_rows(path))
             _ann_cache[key] = cached
         return cached[1], cached[2]

@@ -95,6 +95,30 @@ def grow_vectors(path: Path, state: State, needed_rows: int, dimension: int) -> 
     return grown
 
 
+class Categorical:
+    """A string column stored as small integer codes: filtering a million rows by value is an
+    integer comparison (an object array of strings took ~100 ms per filter at 1M rows)."""
+
+    def __init__(self, size: int, missing: str) -> None:
+        self.names: list[str] = [missing]
+        self._code_of: dict[str, int] = {missing: 0}
+        self.codes = np.zeros(size, dtype=np.int32)
+
+    def set(self, row: int, value: str) -> None:
+        code = self._code_of.get(value)
+        if code is None:
+            code = self._code_of[value] = len(self.names)
+            self.names.append(value)
+        self.codes[row] = code
+
+    def __getitem__(self, row: int) -> str:
+        return self.names[self.codes[row]]
+
+    def isin(self, values: Iterable[str]) -> np.ndarray:
+        wanted = [self._code_of[v] for v in values if v in self._code_of]
+        return np.isin(self.codes, np.asarray(wanted, dtype=np.int32))
+
+
 @dataclass
 class Snapshot:
     """Everything a reader needs for one version, as numpy arrays indexed by row."""
@@ -104,10 +128,10 @@ class Snapshot:
     row_of: dict[str, int]
     present: np.ndarray
     has_vector: np.ndarray
-    level: np.ndarray
+    level: Categorical
     year: np.ndarray
     free_full_text: np.ndarray
-    language: np.ndarray
+    language: Categorical
     retracted: np.ndarray
     pubtypes: list[tuple[str, ...]]
     content_hash: dict[str, str]
@@ -122,10 +146,10 @@ class Snapshot:
         doc_ids: list[str | None] = [None] * n
         present = np.zeros(n, dtype=bool)
         has_vector = np.zeros(n, dtype=bool)
-        level = np.full(n, "unknown", dtype=object)
+        level = Categorical(n, "unknown")
         year = np.full(n, -1, dtype=np.int32)
         ftt = np.zeros(n, dtype=bool)
-        language = np.full(n, "", dtype=object)
+        language = Categorical(n, "")
         retracted = np.zeros(n, dtype=bool)
         pubtypes: list[tuple[str, ...]] = [()] * n
         hashes: dict[str, str] = {}
@@ -142,10 +166,10 @@ class Snapshot:
                 doc_ids[row] = doc_id
                 present[row] = True
                 has_vector[row] = bool(vec)
-                level[row] = lvl
+                level.set(row, lvl)
                 year[row] = -1 if yr is None else yr
                 ftt[row] = bool(free)
-                language[row] = lang
+                language.set(row, lang)
                 retracted[row] = bool(retr)
                 types = tuple(json.loads(ptypes))
                 pubtypes[row] = types
@@ -180,7 +204,7 @@ class Snapshot:
         """Return the boolean mask of present rows that pass ``filters``."""
         m = self.present.copy()
         if filters.evidence_levels:
-            m &= np.isin(self.level, list(filters.evidence_levels))
+            m &= self.level.isin(filters.evidence_levels)
         if filters.year_from is not None:
             m &= self.year >= filters.year_from
         if filters.year_to is not None:
@@ -195,7 +219,7 @@ class Snapshot:
         if filters.free_full_text is not None:
             m &= self.free_full_text == filters.free_full_text
         if filters.languages:
-            m &= np.isin(self.language, [lang.lower() for lang in filters.languages])
+            m &= self.language.isin([lang.lower() for lang in filters.languages])
         if not filters.include_retracted:
             m &= ~self.retracted
         return m
