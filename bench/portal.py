@@ -209,6 +209,8 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
     command = [
         str(REPO / ".venv" / "bin" / "gunicorn"),
         "evidence_portal.wsgi",
+        "--config",
+        "python:evidence_portal.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -246,10 +248,11 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (printed)")
+    parser.add_argument("--reuse", help="data dir kept by --keep (same size): measure without rebuilding")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    data_dir = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="portal-bench-"))
     env = {
         key: value
         for key, value in os.environ.items()
@@ -274,7 +277,13 @@ def main() -> None:
 
     base, queries = load_scifact(args.data, args.base)
     result: dict[str, Any] = {"size": args.size, "clients": args.clients, "duration_s": args.duration}
-    result["build"] = build(args.size, base, args.noise)
+    if args.reuse:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        result["build"] = {"reused": 0.0}
+    else:
+        result["build"] = build(args.size, base, args.noise)
     result["in_process_ms"] = in_process(queries[16:], 50)
 
     port = free_port()
@@ -311,7 +320,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        if args.keep:
+        if args.keep or args.reuse:
             result["data_dir"] = str(data_dir)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)

@@ -12,7 +12,7 @@ from search.backends.base import SearchFilters
 from search.types import SORT_MODES, SearchRequest
 
 MAX_PAGE_SIZE = 50
-DEFAULT_PAGE_SIZE = 20
+DEFAULT_PAGE_SIZE = 10  # a phone screen shows three cards; PubMed's default is 10 too
 MAX_PAGE = 500
 MIN_YEAR = 1800
 MAX_YEAR = 2100

@@ -61,14 +61,22 @@ class EvidenceRecord(models.Model):
     content_hash = models.CharField(max_length=64)
     version = models.PositiveIntegerField(default=1)
     source_version = models.PositiveIntegerField(default=1)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     first_harvested_at = models.DateTimeField()
     last_harvested_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "source_id"], name="unique_record_per_source_id")]
-        indexes = [models.Index(fields=["kind", "evidence_level"])]
+        indexes = [
+            models.Index(fields=["kind", "evidence_level"]),
+            # Tombstones only: a full index on a column that is NULL for nearly every row led
+            # SQLite to scan it for "uid IN (...) AND deleted_at IS NULL" (100 ms at 100k rows,
+            # 3 ms through the uid index).
+            models.Index(
+                fields=["deleted_at"], name="record_tombstones", condition=models.Q(deleted_at__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.uid}: {self.title[:60]}"

@@ -123,7 +123,7 @@ def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
     """
     backend = backend or get_backend()
     entries = list(
-        IndexEntry.objects.filter(vector_ready=False, record__deleted_at__isnull=True)
+        IndexEntry.objects.vector_pending().filter(record__deleted_at__isnull=True)
         .select_related("record")
         .order_by("id")[: max(limit, 0)]
     )

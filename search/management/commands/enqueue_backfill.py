@@ -28,7 +28,7 @@ class Command(BaseCommand):
         )
         for start in range(0, len(unindexed), batch):
             index_records.delay(unindexed[start : start + batch])
-        pending = IndexEntry.objects.filter(vector_ready=False).count()
+        pending = IndexEntry.objects.vector_pending().count()
         for _ in range(0, pending, batch):
             embed_pending.delay(limit=batch)
         self.stdout.write(f"queued {len(unindexed)} record(s) for indexing and {pending} pending embedding(s)")
