@@ -73,9 +73,7 @@ class EvidenceRecord(models.Model):
             # Tombstones only: a full index on a column that is NULL for nearly every row led
             # SQLite to scan it for "uid IN (...) AND deleted_at IS NULL" (100 ms at 100k rows,
             # 3 ms through the uid index).
-            models.Index(
-                fields=["deleted_at"], name="record_tombstones", condition=models.Q(deleted_at__isnull=False)
-            ),
+            models.Index(fields=["deleted_at"], name="record_tombstones", condition=models.Q(deleted_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

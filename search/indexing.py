@@ -123,7 +123,8 @@ def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
     """
     backend = backend or get_backend()
     entries = list(
-        IndexEntry.objects.vector_pending().filter(record__deleted_at__isnull=True)
+        IndexEntry.objects.vector_pending()
+        .filter(record__deleted_at__isnull=True)
         .select_related("record")
         .order_by("id")[: max(limit, 0)]
     )

@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('records', '0001_initial'),
+        ("records", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='evidencerecord',
-            name='deleted_at',
+            model_name="evidencerecord",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='evidencerecord',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', False)), fields=['deleted_at'], name='record_tombstones'),
+            model_name="evidencerecord",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", False)), fields=["deleted_at"], name="record_tombstones"
+            ),
         ),
     ]
