@@ -16,7 +16,17 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.throttling import SimpleRateThrottle
 
 from portal import presenters, selectors
-from portal.forms import MAX_PAGE, MAX_PAGE_SIZE, MAX_PICO, MAX_TEXT, MAX_VALUES, MAX_YEAR, MIN_YEAR, SearchForm
+from portal.forms import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    MAX_PICO,
+    MAX_TEXT,
+    MAX_VALUES,
+    MAX_YEAR,
+    MIN_YEAR,
+    SearchForm,
+)
 from records.evidence.levels import LEVELS
 from search.backends.base import SearchBackendUnavailable
 from search.types import SORT_MODES
@@ -180,7 +190,10 @@ class SearchParams(Schema):
     sort: str | None = _doc("Order of results", enum=list(SORT_MODES), default="evidence")
     page: str | None = _doc("Page number", type="integer", minimum=1, maximum=MAX_PAGE, default=1)
     page_size: str | None = _doc(
-        f"Results per page; larger values are capped at {MAX_PAGE_SIZE}", type="integer", minimum=1, default=20
+        f"Results per page; larger values are capped at {MAX_PAGE_SIZE}",
+        type="integer",
+        minimum=1,
+        default=DEFAULT_PAGE_SIZE,
     )
 
 

@@ -34,9 +34,9 @@ def test_full_query_becomes_a_search_request_with_filters() -> None:
     assert (request.sort, request.page, request.page_size) == ("newest", 2, 10)
 
 
-def test_defaults_are_best_evidence_first_page_of_twenty() -> None:
+def test_defaults_are_best_evidence_first_page_of_ten() -> None:
     request = form_for("q=aspirin").to_search_request()
-    assert (request.sort, request.page, request.page_size) == ("evidence", 1, 20)
+    assert (request.sort, request.page, request.page_size) == ("evidence", 1, 10)
     assert request.filters.is_empty()
 
 
