@@ -182,6 +182,8 @@ class EmbeddedBackend(SearchBackend):
         self.field_weights = {**DEFAULT_FIELD_WEIGHTS, **dict(options.get("field_weights") or {})}
         self.title_repeat = int(options.get("title_repeat") or _setting("SEARCH_TITLE_REPEAT", DEFAULT_TITLE_REPEAT))
         self.ann_threshold = int(options.get("ann_threshold") or _setting("SEARCH_ANN_THRESHOLD", 200_000))
+        # Filters leaving fewer rows than this are scored exactly (tests set 0 to reach HNSW).
+        self.ann_exact_below = int(options.get("ann_exact_below", embedded_ann.EXACT_BELOW))
         self.heap_size = int(options.get("writer_heap_bytes") or 64_000_000)
         self._readers: dict[str, _Reader] = {}
         self._readers_lock = threading.Lock()
@@ -444,7 +446,9 @@ class EmbeddedBackend(SearchBackend):
         mask = snap.mask(filters) & snap.has_vector
         reader = self._reader()
         assert reader is not None
-        rows, scores = embedded_ann.search(reader.path, snap, q, mask, limit, threshold=self.ann_threshold)
+        rows, scores = embedded_ann.search(
+            reader.path, snap, q, mask, limit, threshold=self.ann_threshold, exact_below=self.ann_exact_below
+        )
         return [Hit(snap.doc_ids[r] or "", float(s)) for r, s in zip(rows, scores, strict=True)]
 
     def count(self, *, filters: SearchFilters) -> int:

@@ -131,15 +131,23 @@ def _saved_index(path: Path, dimension: int) -> tuple[Any, int] | None:
 
 
 def search(
-    path: Path, snap: Snapshot, q: np.ndarray, mask: np.ndarray, k: int, *, threshold: int
+    path: Path,
+    snap: Snapshot,
+    q: np.ndarray,
+    mask: np.ndarray,
+    k: int,
+    *,
+    threshold: int,
+    exact_below: int = EXACT_BELOW,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (rows, scores) of the ``k`` nearest vectors passing ``mask``, best first."""
+    """Return (rows, scores) of the ``k`` nearest vectors passing ``mask``, best first; masks
+    with fewer than ``exact_below`` rows are scored exactly."""
     assert snap.vectors is not None
     allowed = int(mask.sum())
     if allowed == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     total = int((snap.present & snap.has_vector).sum())
-    saved = _saved_index(path, snap.dimension) if total >= threshold and allowed >= EXACT_BELOW else None
+    saved = _saved_index(path, snap.dimension) if total >= threshold and allowed >= exact_below else None
     if saved is None:
         return exact(snap.vectors, q, mask, k)
     index, covered = saved

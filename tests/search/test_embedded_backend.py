@@ -62,7 +62,7 @@ class TestEmbeddedBackendContract(BackendContract):
 
     def test_approximate_index_above_threshold_matches_exact_top_hits(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(7)
-        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100)
+        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100, ann_exact_below=0)
         vectors = self.unit_rows(rng, 400)
         ann.index_documents(self.vector_docs(vectors))
         generation = tmp_path / "ann" / "generations" / str(ann.live_generation())
@@ -76,7 +76,7 @@ class TestEmbeddedBackendContract(BackendContract):
 
     def test_records_added_after_the_hnsw_build_are_found_before_the_rebuild(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(8)
-        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100)
+        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100, ann_exact_below=0)
         ann.index_documents(self.vector_docs(self.unit_rows(rng, 500)))
         generation = tmp_path / "ann" / "generations" / str(ann.live_generation())
         late = self.unit_rows(rng, 20)
@@ -88,7 +88,7 @@ class TestEmbeddedBackendContract(BackendContract):
 
     def test_re_embedded_and_deleted_records_are_scored_by_their_current_state(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(9)
-        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100)
+        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100, ann_exact_below=0)
         vectors = self.unit_rows(rng, 300)
         ann.index_documents(self.vector_docs(vectors))
         moved = self.vector_docs(-vectors[7:8], start=7)[0]  # v:7 re-embedded far from where it was
@@ -101,7 +101,7 @@ class TestEmbeddedBackendContract(BackendContract):
 
     def test_a_rebuilt_generation_goes_live_with_its_hnsw_index(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(10)
-        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100)
+        ann = EmbeddedBackend("ann", path=str(tmp_path / "ann"), ann_threshold=100, ann_exact_below=0)
         name = ann.create_generation()
         filling = ann.generation_backend(name)
         filling.index_documents(self.vector_docs(self.unit_rows(rng, 150)))
