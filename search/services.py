@@ -136,12 +136,13 @@ def search_records(request: SearchRequest) -> SearchPage:
         current_year=dt.date.today().year,
     )
     shown = ranked[(page - 1) * page_size : page * page_size]
-    by_uid = {r.uid: r for r in EvidenceRecord.objects.filter(uid__in=[i.doc_id for i in shown])} if shown else {}
+    page_rows = EvidenceRecord.objects.filter(uid__in=[i.doc_id for i in shown], deleted_at__isnull=True)
+    by_uid = {r.uid: r for r in page_rows} if shown else {}
     stems = parsed.highlight_stems
     results = []
     for item in shown:
         record = by_uid.get(item.doc_id)
-        if record is None:  # deleted between the two reads
+        if record is None:  # tombstoned between the two reads
             continue
         body = highlight.ordered_abstract(record.abstract_sections or [], record.abstract or record.recommendation_text)
         results.append(

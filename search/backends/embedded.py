@@ -364,14 +364,12 @@ class EmbeddedBackend(SearchBackend):
 
     def _refresh_vector_index(self, path: Path, state: State, conn: Any, *, force: bool) -> bool:
         """Build the HNSW index of the generation at ``path`` when due (or ``force``); under the write lock."""
-        if not state.dimension:
+        if not state.dimension or state.next_row < self.ann_threshold:
+            return False  # fewer rows than the threshold: fewer vectors too, no need to count them
+        if not force and not embedded_ann.is_due(path, rows=state.next_row):
             return False
         (vectors,) = conn.execute("SELECT count(*) FROM docs WHERE has_vector = 1").fetchone()
         if vectors < self.ann_threshold:
-            return False
-        if not force and not embedded_ann.is_due(
-            path, rows=state.next_row, vectors=vectors, threshold=self.ann_threshold
-        ):
             return False
         embedded_ann.build(path, Snapshot.load(path, state))
         return True

@@ -87,11 +87,9 @@ def built_rows(path: Path) -> int:
         return 0
 
 
-def is_due(path: Path, *, rows: int, vectors: int, threshold: int) -> bool:
-    """Return whether the HNSW index of a generation with ``rows`` rows (``vectors`` of them
-    with a vector) should be (re)built: at the threshold, then after REBUILD_FRACTION growth."""
-    if vectors < threshold:
-        return False
+def is_due(path: Path, *, rows: int) -> bool:
+    """Return whether the HNSW index of a generation with ``rows`` rows should be (re)built
+    (the caller checks the threshold): none yet, or REBUILD_FRACTION growth since the last."""
     covered = built_rows(path)
     return not covered or rows - covered > REBUILD_FRACTION * covered
 
