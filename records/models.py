@@ -74,6 +74,12 @@ class EvidenceRecord(models.Model):
             # SQLite to scan it for "uid IN (...) AND deleted_at IS NULL" (100 ms at 100k rows,
             # 3 ms through the uid index).
             models.Index(fields=["deleted_at"], name="record_tombstones", condition=models.Q(deleted_at__isnull=False)),
+            # Covers what search ranking reads of each candidate, so ~400 lookups per search
+            # never touch the wide rows (search.services._rank_meta: 20 -> 6 ms at 100k, loaded machine).
+            models.Index(
+                fields=["uid", "evidence_level", "publication_year", "retracted", "deleted_at"],
+                name="record_rank_meta",
+            ),
         ]
 
     def __str__(self) -> str:
