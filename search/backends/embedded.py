@@ -18,6 +18,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -461,19 +462,17 @@ class EmbeddedBackend(SearchBackend):
         if view is None:
             return facets
         snap = view[0]
-
-        def bump(facet: str, key: str) -> None:
-            facets[facet][key] = facets[facet].get(key, 0) + 1
-
-        for row in snap.rows_for(dict.fromkeys(doc_ids)):
-            bump("evidence_level", snap.level[row])
-            if snap.year[row] >= 0:
-                bump("publication_year", str(int(snap.year[row])))
-            for t in snap.pubtypes[row]:
-                bump("publication_type", t)
-            bump("free_full_text", "yes" if snap.free_full_text[row] else "no")
-            if snap.language[row]:
-                bump("language", snap.language[row])
+        rows = np.asarray(snap.rows_for(dict.fromkeys(doc_ids)), dtype=np.int64)
+        if rows.size == 0:
+            return facets
+        facets["evidence_level"] = snap.level.counts(rows)
+        facets["language"] = {k: v for k, v in snap.language.counts(rows).items() if k}
+        years, year_counts = np.unique(snap.year[rows], return_counts=True)
+        facets["publication_year"] = {str(int(y)): int(n) for y, n in zip(years, year_counts, strict=True) if y >= 0}
+        types = Counter(t for r in rows.tolist() for t in snap.pubtypes[r])
+        facets["publication_type"] = dict(types)
+        free = int(np.count_nonzero(snap.free_full_text[rows]))
+        facets["free_full_text"] = {k: v for k, v in (("yes", free), ("no", rows.size - free)) if v}
         return facets
 
     def document_ids(self) -> set[str]:

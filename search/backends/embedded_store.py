@@ -114,6 +114,11 @@ class Categorical:
     def __getitem__(self, row: int) -> str:
         return self.names[self.codes[row]]
 
+    def counts(self, rows: np.ndarray) -> dict[str, int]:
+        """Return {value: number of ``rows`` holding it}, values that occur only."""
+        tally = np.bincount(self.codes[rows], minlength=len(self.names))
+        return {self.names[code]: int(n) for code, n in enumerate(tally.tolist()) if n}
+
     def isin(self, values: Iterable[str]) -> np.ndarray:
         wanted = [self._code_of[v] for v in values if v in self._code_of]
         return np.isin(self.codes, np.asarray(wanted, dtype=np.int32))
