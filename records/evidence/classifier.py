@@ -25,35 +25,72 @@ from records.evidence.levels import EvidenceLevel
 
 ARTIFACT_NAME = "model.json"
 METRICS_NAME = "metrics.json"
-FORMAT = "evidence-design-classifier/1"
+FORMAT = "evidence-design-classifier/2"
 CLASSES: tuple[EvidenceLevel, ...] = (EvidenceLevel.RCT, EvidenceLevel.SYSTEMATIC_REVIEW)
 OTHER = "other"
 SEED = 20240611
 
 WORD_REGEX = r"(?u)\b\w[\w-]*\w\b|\b\w\b"
-# Design cues counted in title + abstract ("t:" patterns look at the title only).
+# Design cues counted in title + abstract ("t:" patterns look at the title only). "\s*" where
+# some source files glue words together ("systematicreview").
 CUES: tuple[tuple[str, str], ...] = (
     ("randomised", r"randomi[sz]ed|randomly (?:assigned|allocated)|randomi[sz]ation"),
+    (
+        "rct_phrase",
+        r"randomi[sz]ed,? (?:double[- ]blind(?:ed)?,? )?(?:placebo[- ]controlled,? )?"
+        r"(?:controlled|clinical|comparative|pilot|crossover|cross-over|feasibility) (?:clinical )?trial",
+    ),
+    (
+        "were_randomised",
+        r"(?:were|was|being) (?:randomi[sz]ed|randomly|assigned at random|allocated at random)|at random to"
+        r"|randomi[sz]ed (?:to|into|in a)\b|randomi[sz]ed \d|\d+:\d+ (?:ratio|randomi)",
+    ),
     ("placebo", r"placebo"),
     ("blinded", r"double[- ]blind|single[- ]blind|triple[- ]blind|masked"),
     ("registration", r"clinicaltrials\.gov|\bnct\d{6,}|isrctn|actrn|chictr|trial registration"),
     ("allocated", r"\ballocated\b|\bassigned to\b"),
-    ("systematic_review", r"systematic(?:ally)? review"),
-    ("meta_analysis", r"meta-?analy[sz]"),
+    (
+        "trial_conduct",
+        r"phase (?:i{1,3}|iv|[1-4])[ab]?\b|open[- ]label|cross-?over|intention[- ]to[- ]treat|per[- ]protocol"
+        r"|consort|allocation concealment",
+    ),
+    ("outcomes", r"primary (?:end ?point|outcome|efficacy)|secondary (?:end ?point|outcome)s?\b"),
+    ("enrolled", r"\benrolled\b|\brecruited\b|\bparticipants\b"),
+    ("systematic_review", r"systematic(?:ally)?\s*review"),
+    ("meta_analysis", r"meta-?\s*analy[sz]"),
     ("databases", r"pubmed|medline|embase|cochrane|web of science|scopus|cinahl|psycinfo"),
     ("searched", r"\bsearched\b|search of|literature search|search strategy"),
-    ("prisma", r"prisma"),
+    ("prisma", r"prisma|prospero|crd ?42\d"),
     ("pooled", r"\bpooled\b|random[- ]effects?|fixed[- ]effects?|heterogeneity|forest plot"),
+    (
+        "pooled_measure",
+        r"pooled (?:odds|risk|hazard|relative|mean|standardi[sz]ed|prevalence|estimate|analysis|effect"
+        r"|sensitivity|specificity)|\b(?:smd|wmd|i2|i\(2\))\b|i² ?=|grade approach|risk of bias",
+    ),
     (
         "included_studies",
         r"studies (?:were )?included|included studies|eligible studies|\d+ (?:studies|trials|articles)",
     ),
+    (
+        "n_included",
+        r"\d+ (?:randomi[sz]ed )?(?:controlled )?(?:trials|rcts|studies)(?: were| met| with)? "
+        r"(?:included|identified|eligible|involving)"
+        r"|(?:included|identified|total of) \d+ (?:randomi[sz]ed |eligible )?(?:studies|trials|rcts|articles)",
+    ),
     ("protocol", r"\bprotocol\b|\bwill be\b|\bwe will\b"),
     ("secondary", r"post[- ]hoc|secondary analys|ancillary|sub-?study|extension study"),
+    ("observational", r"retrospective|cohort|cross-sectional|case[- ]control|case report|registry|in vitro"),
+    # Veterinary trials are graded preclinical, not RCT.
+    (
+        "animals",
+        r"\b(?:dogs?|cats?|canine|feline|horses?|equine|cattle|cows?|calves|pigs?|piglets|swine|sheep|goats?"
+        r"|broilers?|chickens?|hens|poultry|mice|rats?|zebrafish|veterinary)\b",
+    ),
+    ("narrative_review", r"this review|we review|narrative review|scoping review|overview of"),
     ("t:randomised", r"randomi[sz]ed|randomi[sz]ation"),
     ("t:trial", r"\btrial\b"),
-    ("t:systematic_review", r"systematic review"),
-    ("t:meta_analysis", r"meta-?analy[sz]"),
+    ("t:systematic_review", r"systematic\s*review"),
+    ("t:meta_analysis", r"meta-?\s*analy[sz]"),
     ("t:review", r"\breview\b"),
     ("t:protocol", r"\bprotocol\b"),
 )
@@ -180,6 +217,10 @@ class DesignClassifier:
         """Load an artifact written by ``to_bytes``; raises ArtifactError when it is not one."""
         try:
             payload = json.loads(data)
+            if str(payload.get("format")).startswith("evidence-design-classifier/") and payload["format"] != FORMAT:
+                raise ArtifactError(
+                    f"the artifact is of another format ({payload['format']}, not {FORMAT}): retrain it"
+                )
             if payload.get("format") != FORMAT:
                 raise ArtifactError(f"not a design classifier artifact (format {payload.get('format')!r})")
             if payload["cues"] != [name for name, _ in CUES]:

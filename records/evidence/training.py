@@ -4,7 +4,10 @@ Labels come from PubMed's own indexing through the rules (``grade_by_rules``): s
 / meta-analysis, randomised controlled trial, or other. Only MEDLINE-indexed records train and
 test the model, since records PubMed has not indexed carry few publication types (they would be
 "other" whatever their design). Records are split by a hash of the PMID into train (70%), dev
-(10%: thresholds) and test (20%: the reported figures), so no test record is ever trained on.
+(10%) and test (20%: the reported figures), so no test record is ever trained on. Train and dev
+together fit the model by cross-fitting: five fold models (folds by another PMID hash), their
+average is the model, and the thresholds are chosen on the out-of-fold probabilities, so they
+are set on records the scoring model did not see (some 370 positives rather than dev's 40).
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from records.evidence.rules import grade_by_rules
 
 INDEXED_STATUSES = frozenset({"MEDLINE", "OLDMEDLINE"})
 NOTICE_TYPES = frozenset({"retraction of publication", "published erratum", "expression of concern"})
-# Precision each class must keep on the dev split when its threshold is chosen.
+# Precision each class must keep on the out-of-fold probabilities when its threshold is chosen.
 TARGET_PRECISION = {EvidenceLevel.RCT.value: 0.90, EvidenceLevel.SYSTEMATIC_REVIEW.value: 0.80}
 # Inverse regularisation strength of the logistic regressions, and the weight of the cue counts.
 REGULARISATION_C = 10.0
 CUE_SCALE = 0.5
+FOLDS = 5
 KEYWORD_BASELINE = {
     EvidenceLevel.SYSTEMATIC_REVIEW.value: re.compile(r"systematic review|meta-analy"),
     EvidenceLevel.RCT.value: re.compile(r"randomi[sz]ed"),
@@ -71,6 +75,11 @@ class Example:
         if self.publication_status:
             return self.publication_status in INDEXED_STATUSES
         return bool(self.mesh_descriptors)
+
+
+def fold_of(pmid: str) -> int:
+    """Return the cross-fitting fold (0 to FOLDS - 1) of a PMID: a hash independent of the split."""
+    return int(hashlib.sha256(f"fold:{pmid}".encode()).hexdigest()[:8], 16) % FOLDS
 
 
 def split_of(pmid: str) -> str:
@@ -135,7 +144,7 @@ class TrainingResult:
 
 
 def train(examples: Iterable[Example], *, check_sources: bool = False) -> TrainingResult:
-    """Train on the indexed train split, pick thresholds on dev, report metrics on test.
+    """Fit on the indexed train and dev splits (cross-fitted, see ``fit``), report metrics on test.
 
     Raises ValueError when a split lacks examples of a class (too little data to train).
     """
@@ -151,7 +160,7 @@ def train(examples: Iterable[Example], *, check_sources: bool = False) -> Traini
                 f"too few labelled records to train: the {name} split has no {', '.join(missing) or OTHER} "
                 f"examples ({len(rows)} indexed records in it)"
             )
-    classifier = fit(splits["train"], splits["dev"])
+    classifier = fit(splits["train"] + splits["dev"])
     artifact = classifier.to_bytes()
     version = artifact_version(artifact)
     classifier.version = version
@@ -167,13 +176,18 @@ def train(examples: Iterable[Example], *, check_sources: bool = False) -> Traini
     return TrainingResult(classifier=classifier, artifact=artifact, version=version, metrics=metrics)
 
 
-def fit(train_rows: Sequence[Example], dev_rows: Sequence[Example]) -> DesignClassifier:
-    """Fit the vectorisers and one logistic regression per class; thresholds from the dev split."""
+def fit(rows: Sequence[Example]) -> DesignClassifier:
+    """Fit the vectorisers, then per class the average of FOLDS cross-fitted logistic regressions.
+
+    Each fold model leaves one fold out and scores it; the thresholds are chosen on these
+    out-of-fold probabilities. Averaging the fold models' weights gives one linear model whose
+    scores on unseen records match the out-of-fold ones the thresholds were chosen on.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    texts = [model_text(e.title, e.abstract) for e in train_rows]
+    texts = [model_text(e.title, e.abstract) for e in rows]
     text_tfidf = fit_tfidf(texts, ngram_range=(1, 2), min_df=3, max_features=60000)
-    title_tfidf = fit_tfidf([e.title.lower() for e in train_rows], ngram_range=(1, 1), min_df=2, max_features=None)
+    title_tfidf = fit_tfidf([e.title.lower() for e in rows], ngram_range=(1, 2), min_df=2, max_features=None)
     classifier = DesignClassifier(
         text_tfidf=text_tfidf,
         title_tfidf=title_tfidf,
@@ -181,30 +195,37 @@ def fit(train_rows: Sequence[Example], dev_rows: Sequence[Example]) -> DesignCla
         intercepts={},
         thresholds={},
         cue_scale=CUE_SCALE,
-        info={"trained_on": len(train_rows), "cues": len(CUES), "seed": SEED},
+        info={"trained_on": len(rows), "folds": FOLDS, "cues": len(CUES), "seed": SEED},
     )
-    matrix = classifier.features([e.title for e in train_rows], [e.abstract for e in train_rows])
-    labels = np.array([e.label for e in train_rows])
+    matrix = classifier.features([e.title for e in rows], [e.abstract for e in rows])
+    labels = np.array([e.label for e in rows])
+    folds = np.array([fold_of(e.pmid) for e in rows])
     for level in CLASSES:
-        model = LogisticRegression(C=REGULARISATION_C, solver="liblinear", class_weight="balanced", random_state=SEED)
-        model.fit(matrix, labels == level.value)
-        classifier.weights[level.value] = model.coef_.ravel().astype(np.float64)
-        classifier.intercepts[level.value] = float(model.intercept_[0])
-        classifier.thresholds[level.value] = 0.5
-    dev_probs = classifier.probabilities([e.title for e in dev_rows], [e.abstract for e in dev_rows])
-    dev_labels = np.array([e.label for e in dev_rows])
-    for level in CLASSES:
+        truth = labels == level.value
+        out_of_fold = np.zeros(len(rows))
+        weights, intercepts = [], []
+        for fold in range(FOLDS):
+            held = folds == fold
+            model = LogisticRegression(
+                C=REGULARISATION_C, solver="liblinear", class_weight="balanced", random_state=SEED
+            )
+            model.fit(matrix[~held], truth[~held])
+            out_of_fold[held] = model.decision_function(matrix[held])
+            weights.append(model.coef_.ravel())
+            intercepts.append(float(model.intercept_[0]))
+        classifier.weights[level.value] = np.mean(weights, axis=0).astype(np.float64)
+        classifier.intercepts[level.value] = float(np.mean(intercepts))
         classifier.thresholds[level.value] = choose_threshold(
-            dev_probs[level.value], dev_labels == level.value, min_precision=TARGET_PRECISION[level.value]
+            1.0 / (1.0 + np.exp(-out_of_fold)), truth, min_precision=TARGET_PRECISION[level.value]
         )
     return classifier
 
 
 def choose_threshold(scores: np.ndarray, truth: np.ndarray, *, min_precision: float) -> float:
-    """Return the lowest threshold whose dev precision reaches ``min_precision`` (best F1 if none does).
+    """Return the lowest threshold whose precision reaches ``min_precision`` (best F1 if none does).
 
-    Thresholds are rounded to 0.01 and kept within [0.2, 0.95], so a small dev split cannot
-    push them to an extreme.
+    Thresholds are rounded to 0.01 and kept within [0.2, 0.95], so a few records cannot push
+    them to an extreme.
     """
     candidates = np.round(np.arange(0.20, 0.951, 0.01), 2)
     best_f1, best_f1_threshold = -1.0, 0.5
@@ -296,11 +317,9 @@ def cross_source_check(rows: Sequence[Example], folds: int = 3) -> dict[str, Any
     for fold in range(folds):
         held = [e for e in rows if fold_of(e.group) == fold]
         rest = [e for e in rows if fold_of(e.group) != fold]
-        train_rows = [e for e in rest if split_of(e.pmid) != "dev"]
-        dev_rows = [e for e in rest if split_of(e.pmid) == "dev"]
-        if not held or not train_rows:
+        if not held or not rest:
             continue
-        classifier = fit(train_rows, dev_rows)
+        classifier = fit(rest)
         predictions = classifier.predict([e.title for e in held], [e.abstract for e in held])
         truth_all += [e.label for e in held]
         predicted_all += [p.level.value if p.level in CLASSES else OTHER for p in predictions]

@@ -110,6 +110,22 @@ def test_garbage_artifact_is_a_clear_error():
         DesignClassifier.from_bytes(b'{"format": "other"}')
 
 
+def test_artifact_of_the_previous_format_is_refused_with_a_retrain_message(trained):
+    old = trained.artifact.replace(
+        b'"format":"evidence-design-classifier/2"', b'"format":"evidence-design-classifier/1"'
+    )
+    assert old != trained.artifact
+    with pytest.raises(ArtifactError, match="retrain it"):
+        DesignClassifier.from_bytes(old)
+
+
+def test_model_is_fitted_on_train_and_dev_with_cross_fitting(trained):
+    counts = trained.metrics["counts"]
+    info = trained.classifier.info
+    assert info["trained_on"] == sum(counts["train"].values()) + sum(counts["dev"].values())
+    assert info["folds"] == 5
+
+
 def test_predict_evidence_without_a_model_says_how_to_train(tmp_path):
     xml = tmp_path / "one.xml"
     xml.write_text(PUBMED_XML)
