@@ -11,7 +11,8 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from ingest.pubmed import iter_input_paths, iter_pubmed_file
+from ingest.pubmed import iter_input_paths
+from ingest.pubmed.ahead import iter_pubmed_file_ahead
 from records.services import records_tombstone, records_upsert_batch
 from records.types import DeletedCitation, LoadCounts, ParsedRecord, ParseProblem
 
@@ -126,7 +127,7 @@ def load_pubmed_paths(
             on_changed(tombstoned)
 
     for index, path in enumerate(files):
-        for item in iter_pubmed_file(path):
+        for item in iter_pubmed_file_ahead(path):  # parsed in a child while this process stores
             if isinstance(item, ParsedRecord):
                 counts.read += 1
                 if last_file.get(item.source_id, index) > index:

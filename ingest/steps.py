@@ -9,7 +9,8 @@ stores the records, adds to the run's counts and marks the item done. The Celery
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -21,6 +22,7 @@ from django.utils import timezone
 from ingest import eutils
 from ingest.harvest import Window, batches, can_split, split_window
 from ingest.models import HarvestRun, ItemKind, ItemStatus, WorkItem
+from ingest.pubmed.ahead import iter_pubmed_file_ahead
 from ingest.runs import (
     enqueue_items,
     enqueue_on_commit,
@@ -207,12 +209,6 @@ def batch_fetch(*, item_id: int) -> None:
         _hand_off(changed)
 
 
-def _iter_skipping(path: str, done: int) -> Iterator[Any]:
-    from ingest.pubmed import iter_pubmed_file
-
-    return islice(iter_pubmed_file(path), done, None)
-
-
 def file_load(*, item_id: int) -> None:
     """Load one file item (see :func:`file_item_load`), then enqueue the run's next file."""
     run_id = WorkItem.objects.filter(pk=item_id).values_list("run_id", flat=True).first()
@@ -238,27 +234,28 @@ def file_item_load(*, item_id: int) -> None:
     done = int(item.payload.get("done", 0))
     size = max(1, int(item.payload.get("batch_size", 500)))
     hand_off = bool(item.payload.get("hand_off", True))
-    stream = _iter_skipping(path, done)
-    while True:
-        chunk = list(islice(stream, size))
-        with transaction.atomic():
-            locked = item_lock(item_id)
-            if locked is None:
-                return
-            run, item = locked
-            if int(item.payload.get("done", 0)) != done:
-                return  # another worker got further with this file; leave it to that one
-            stored, changed = _store(run, chunk, where=Path(path).name)
-            run.fetched += stored.read
-            done += len(chunk)
-            item.payload = {**item.payload, "done": done}
+    # Parsed in a child process while this one stores the previous chunk (same items, same order).
+    with closing(iter_pubmed_file_ahead(path, skip=done)) as stream:
+        while True:
+            chunk = list(islice(stream, size))
+            with transaction.atomic():
+                locked = item_lock(item_id)
+                if locked is None:
+                    return
+                run, item = locked
+                if int(item.payload.get("done", 0)) != done:
+                    return  # another worker got further with this file; leave it to that one
+                stored, changed = _store(run, chunk, where=Path(path).name)
+                run.fetched += stored.read
+                done += len(chunk)
+                item.payload = {**item.payload, "done": done}
+                if len(chunk) < size:
+                    item.status = ItemStatus.DONE
+                item_save(run, item)
+                if hand_off:
+                    _hand_off(changed)
             if len(chunk) < size:
-                item.status = ItemStatus.DONE
-            item_save(run, item)
-            if hand_off:
-                _hand_off(changed)
-        if len(chunk) < size:
-            return
+                return
 
 
 def run_files_inline(*, run_id: int) -> HarvestRun:

@@ -10,12 +10,13 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache, partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from records.models import EvidenceRecord
@@ -56,7 +57,21 @@ CONTENT_FIELDS = (
     "content_hash",
     "source_version",
 )
-_UPDATE_FIELDS = [*CONTENT_FIELDS, "version", "deleted_at", "last_harvested_at", "updated_at"]
+_UPDATE_FIELDS = (*CONTENT_FIELDS, "version", "deleted_at", "last_harvested_at", "updated_at")
+# Columns an insert sets itself, in the order the rows are built; every other column gets its default.
+_INSERT_SET = (
+    "source",
+    "source_id",
+    "uid",
+    "version",
+    "deleted_at",
+    "first_harvested_at",
+    "last_harvested_at",
+    "updated_at",
+    *CONTENT_FIELDS,
+)
+# Fields whose Python values the database drivers take as they are.
+_PLAIN_FIELDS = (models.CharField, models.TextField, models.BooleanField, models.IntegerField)
 
 
 @dataclass
@@ -178,6 +193,68 @@ def _existing(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str
     return found
 
 
+def _column_preppers(names: Sequence[str]) -> list[tuple[str, Callable[[Any], Any] | None]]:
+    """Return (quoted column, value adapter) for each field name, for raw SQL on ``connection``.
+
+    The adapters are the ones the ORM applies: strings, booleans and integers go to the driver
+    as they are, JSON through the backend's ``adapt_json_value``, dates and datetimes through
+    the field's ``get_db_prep_save``, cached because the same few values (the harvest time in
+    every row) repeat across a batch.
+    """
+    ops = connection.ops
+    preppers: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for name in names:
+        model_field = EvidenceRecord._meta.get_field(name)
+        prep: Callable[[Any], Any] | None = None
+        if isinstance(model_field, models.JSONField):
+            prep = partial(_json_value, encoder=model_field.encoder)
+        elif not isinstance(model_field, _PLAIN_FIELDS):
+            prep = lru_cache(maxsize=1024)(partial(model_field.get_db_prep_save, connection=connection))
+        preppers.append((ops.quote_name(model_field.column), prep))
+    return preppers
+
+
+def _json_value(value: Any, *, encoder: type[json.JSONEncoder] | None) -> Any:
+    # As JSONField.get_db_prep_save: None is SQL NULL, anything else the backend's JSON.
+    return None if value is None else connection.ops.adapt_json_value(value, encoder)
+
+
+def _rows(preppers: Sequence[tuple[str, Callable[[Any], Any] | None]], items: list[list[Any]]) -> list[tuple[Any, ...]]:
+    """Return each item's values adapted for the database, as tuples in column order."""
+    adapters = [(index, prep) for index, (_, prep) in enumerate(preppers) if prep is not None]
+    for values in items:
+        for index, prep in adapters:
+            values[index] = prep(values[index])
+    return [tuple(values) for values in items]
+
+
+def _insert(items: list[list[Any]], names: Sequence[str]) -> None:
+    preppers = _column_preppers(names)
+    table = connection.ops.quote_name(EvidenceRecord._meta.db_table)
+    columns = ", ".join(column for column, _ in preppers)
+    marks = ", ".join(["%s"] * len(preppers))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", _rows(preppers, items))
+
+
+def _update(items: list[list[Any]], names: Sequence[str]) -> None:
+    """Rewrite ``names`` of the rows whose pk is each item's last value."""
+    preppers = _column_preppers([*names, "id"])
+    table = connection.ops.quote_name(EvidenceRecord._meta.db_table)
+    assignments = ", ".join(f"{column} = %s" for column, _ in preppers[:-1])
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {preppers[-1][0]} = %s", _rows(preppers, items))
+
+
+def _insert_defaults() -> dict[str, Any]:
+    """Return the default of every column an upsert does not set itself (grades, flags)."""
+    return {
+        model_field.name: model_field.get_default()
+        for model_field in EvidenceRecord._meta.concrete_fields
+        if not model_field.primary_key and model_field.name not in _INSERT_SET
+    }
+
+
 def records_upsert_batch(*, parsed: Sequence[ParsedRecord], harvested_at: datetime) -> UpsertBatchResult:
     """Store a batch of parsed records in one transaction; return counts and the pks that changed.
 
@@ -186,32 +263,32 @@ def records_upsert_batch(*, parsed: Sequence[ParsedRecord], harvested_at: dateti
     was tombstoned and comes back is live again (counted updated). Duplicates inside the batch:
     the last wins, counted once. A copy with an older PubMed ``source_version`` than the stored
     one never overwrites it (counted unchanged and ``stale``).
+
+    Rows are written with prepared ``executemany`` statements (one INSERT and one UPDATE per
+    batch); values go through the model fields' own adapters, so the ORM reads them back as
+    it wrote them. Raises the database's ``IntegrityError`` (nothing written) on a bad value.
     """
     chosen = _latest_per_source_id(parsed)
     result = UpsertBatchResult()
     if not chosen:
         return result
     now = timezone.now()
+    defaults = _insert_defaults()
+    insert_names = [*_INSERT_SET, *defaults]
     with transaction.atomic():
         existing = _existing(list(chosen))
-        to_create: list[EvidenceRecord] = []
-        to_update: list[EvidenceRecord] = []
+        to_create: list[list[Any]] = []
+        created_keys: list[tuple[str, str]] = []
+        to_update: list[list[Any]] = []
         untouched_ids: list[int] = []
         for key, record in chosen.items():
             values = record_fields(record)
             row = existing.get(key)
             if row is None:
-                to_create.append(
-                    EvidenceRecord(
-                        source=record.source,
-                        source_id=record.source_id,
-                        uid=f"{record.source}:{record.source_id}",
-                        first_harvested_at=harvested_at,
-                        last_harvested_at=harvested_at,
-                        version=1,
-                        **values,
-                    )
-                )
+                source, source_id = key
+                fixed = [source, source_id, f"{source}:{source_id}", 1, None, harvested_at, harvested_at, now]
+                to_create.append([*fixed, *(values[name] for name in CONTENT_FIELDS), *defaults.values()])
+                created_keys.append(key)
             elif record.source_version < row["source_version"]:
                 result.unchanged += 1
                 result.stale += 1
@@ -219,24 +296,17 @@ def records_upsert_batch(*, parsed: Sequence[ParsedRecord], harvested_at: dateti
                 result.unchanged += 1
                 untouched_ids.append(row["id"])
             else:
-                to_update.append(
-                    EvidenceRecord(
-                        id=row["id"],
-                        version=row["version"] + 1,
-                        deleted_at=None,
-                        last_harvested_at=harvested_at,
-                        updated_at=now,
-                        **values,
-                    )
-                )
+                content = [values[name] for name in CONTENT_FIELDS]
+                to_update.append([*content, row["version"] + 1, None, harvested_at, now, row["id"]])
+                result.changed_ids.append(row["id"])
         if to_create:
-            created = EvidenceRecord.objects.bulk_create(to_create, batch_size=500)
-            result.new = len(created)
-            result.changed_ids.extend(record.pk for record in created)
+            _insert(to_create, insert_names)
+            created = _existing(created_keys)
+            result.new = len(created_keys)
+            result.changed_ids[:0] = [created[key]["id"] for key in created_keys]
         if to_update:
-            EvidenceRecord.objects.bulk_update(to_update, _UPDATE_FIELDS, batch_size=100)
+            _update(to_update, _UPDATE_FIELDS)
             result.updated = len(to_update)
-            result.changed_ids.extend(record.pk for record in to_update)
         for start in range(0, len(untouched_ids), _IN_CHUNK):
             EvidenceRecord.objects.filter(id__in=untouched_ids[start : start + _IN_CHUNK]).update(
                 last_harvested_at=harvested_at

@@ -163,3 +163,25 @@ def test_admin_lists_and_finds_records_by_pmid(admin_client) -> None:
     page = admin_client.get("/admin/records/evidencerecord/", {"q": "101"})
     assert page.status_code == 200
     assert b"pubmed:101" in page.content and b"pubmed:100" not in page.content
+
+
+def test_stored_columns_are_what_the_orm_would_store() -> None:
+    from django.db import connection
+
+    from records.services import record_fields
+
+    record = parsed("100", title="Étude «ü»", keywords=("\u03b1", "b"))
+    records_upsert_batch(parsed=[record], harvested_at=T0)
+    twin = EvidenceRecord(source="pubmed", source_id="200", first_harvested_at=T0, last_harvested_at=T0)
+    for name, value in record_fields(record).items():
+        setattr(twin, name, value)
+    twin.save()
+    columns = [
+        f.column for f in EvidenceRecord._meta.concrete_fields if f.name not in ("id", "source_id", "uid", "pmid")
+    ]
+    columns.remove("updated_at")
+    table = EvidenceRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY source_id")
+        raw, orm = cursor.fetchall()
+    assert dict(zip(columns, raw, strict=True)) == dict(zip(columns, orm, strict=True))
