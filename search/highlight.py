@@ -16,16 +16,17 @@ _FIRST = ("CONCLUSIONS", "CONCLUSION")
 def mark(text: str, stems: Iterable[str]) -> str:
     """Return ``text`` HTML-escaped, words whose stem is in ``stems`` wrapped in <mark>."""
     wanted = set(stems)
+    if not wanted:
+        return escape(text)
     out: list[str] = []
     pos = 0
     for m in _WORD.finditer(text):
-        out.append(escape(text[pos : m.start()]))
         word = m.group(0)
-        if wanted and analysis.stem(word) in wanted:
+        if analysis.stem(word) in wanted:
+            # Escaping is per character, so the text between marks is escaped in one piece.
+            out.append(escape(text[pos : m.start()]))
             out.append(f"<mark>{escape(word)}</mark>")
-        else:
-            out.append(escape(word))
-        pos = m.end()
+            pos = m.end()
     out.append(escape(text[pos:]))
     return "".join(out)
 

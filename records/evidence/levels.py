@@ -62,15 +62,13 @@ LEVELS: tuple[LevelInfo, ...] = (
     LevelInfo(EvidenceLevel.UNKNOWN, 12, "Unknown design", "Unknown", "#eeeeee", "#000000"),
 )
 _BY_LEVEL = {info.level: info for info in LEVELS}
+_BY_SLUG = {info.level.value: info for info in LEVELS}
 _WEAKEST = max(info.rank for info in LEVELS)
 
 
 def level_info(level: str | None) -> LevelInfo:
     """Return the scale entry for a level slug; None or an unknown slug is UNKNOWN."""
-    try:
-        return _BY_LEVEL[EvidenceLevel(level or EvidenceLevel.UNKNOWN)]
-    except ValueError:
-        return _BY_LEVEL[EvidenceLevel.UNKNOWN]
+    return _BY_SLUG.get(str(level), _BY_LEVEL[EvidenceLevel.UNKNOWN])
 
 
 def level_strength(level: str | None, *, retracted: bool = False) -> float:

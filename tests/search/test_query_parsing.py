@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from html import escape
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from search.backends.base import SearchFilters
 from search.highlight import mark, ordered_abstract, snippet
 from search.query import parse_request
@@ -76,6 +81,12 @@ def test_unbalanced_quote_and_operators_parse_without_error() -> None:
 def test_highlight_escapes_html_and_marks_stemmed_matches() -> None:
     html = mark("<b>Running</b> trials & runs", {"run"})
     assert html == "&lt;b&gt;<mark>Running</mark>&lt;/b&gt; trials &amp; <mark>runs</mark>"
+
+
+@given(st.text(max_size=200), st.sets(st.sampled_from(["run", "trial", "aspirin", "β"]), max_size=3))
+def test_highlight_is_the_escaped_text_with_marks_added(text: str, stems: set[str]) -> None:
+    html = mark(text, stems)
+    assert html.replace("<mark>", "").replace("</mark>", "") == escape(text)
 
 
 def test_structured_abstract_puts_conclusions_first() -> None:
