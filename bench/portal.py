@@ -3,10 +3,11 @@
 Builds a throwaway data dir with N EvidenceRecord rows and an embedded index (text + vectors):
 SciFact abstracts (../shared/data/scifact) replicated under new ids with perturbed vectors and
 cycling evidence levels, years and publication types. Starts the real server the way `make run`
-does (gunicorn, 2 workers x 4 threads), warms it (model loaded, index readers open), then runs a
-steady bounded load: C client threads on loopback, each sending SciFact claims one after another
-for D seconds (and at most R requests). Reported per target: p50/p95/p99 ms, requests/s and
-errors; the baseline is /healthz under the same load in the same run (the framework floor).
+does (gunicorn, one single-threaded worker per core), warms it (model loaded, index readers
+open), then runs a steady bounded load: C client threads on loopback, each sending SciFact claims
+one after another for D seconds (and at most R requests). Reported per target: p50/p95/p99 ms,
+requests/s, errors, and the CPU time per request of the server and of the load generator; the
+baseline is /healthz under the same load in the same run (the framework floor).
 Also reports the server-side time in-process (Django test client, one client, no network).
 
     .venv/bin/python bench/portal.py --size 100000 --clients 8 --duration 30 [--json]
@@ -163,8 +164,27 @@ def in_process(queries: list[str], count: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def load(url_for: Any, queries: list[str], *, clients: int, duration: float, cap: int) -> dict[str, Any]:
-    """Run ``clients`` threads for ``duration`` seconds (at most ``cap`` requests each)."""
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) used so far by process ``pid`` and its children."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def load(
+    url_for: Any, queries: list[str], *, clients: int, duration: float, cap: int, server_pid: int
+) -> dict[str, Any]:
+    """Run ``clients`` threads for ``duration`` seconds (at most ``cap`` requests each).
+
+    Also returns the CPU time per request of the server (all its workers) and of this client."""
     samples: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -189,6 +209,7 @@ def load(url_for: Any, queries: list[str], *, clients: int, duration: float, cap
                     samples.append(elapsed)
             sent += 1
 
+    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     started = time.monotonic()
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(clients)]
     for thread in threads:
@@ -196,8 +217,12 @@ def load(url_for: Any, queries: list[str], *, clients: int, duration: float, cap
     for thread in threads:
         thread.join()
     wall = time.monotonic() - started
+    server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - client_cpu
+    sent = max(len(samples) + len(errors), 1)
     return {
         **percentiles(samples),
+        "server_cpu_ms": server_cpu * 1000 / sent,
+        "client_cpu_ms": client_cpu * 1000 / sent,
         "requests": len(samples) + len(errors),
         "errors": len(errors),
         "rps": len(samples) / wall if wall else 0.0,
@@ -205,7 +230,7 @@ def load(url_for: Any, queries: list[str], *, clients: int, duration: float, cap
     }
 
 
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], port: int, log: Path, *, workers: int, threads: int) -> subprocess.Popen[bytes]:
     command = [
         str(REPO / ".venv" / "bin" / "gunicorn"),
         "evidence_portal.wsgi",
@@ -214,9 +239,9 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--threads",
-        "4",
+        str(threads),
         "--timeout",
         "120",
     ]
@@ -247,6 +272,8 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=1000, help="distinct SciFact abstracts embedded")
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (make run: cores)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (make run: 1)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (printed)")
     parser.add_argument("--reuse", help="data dir kept by --keep (same size): measure without rebuilding")
     parser.add_argument("--json", action="store_true")
@@ -287,7 +314,7 @@ def main() -> None:
     result["in_process_ms"] = in_process(queries[16:], 50)
 
     port = free_port()
-    server = start_server(env, port, data_dir / "server.log")
+    server = start_server(env, port, data_dir / "server.log", workers=args.workers, threads=args.threads)
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_for(base_url + "/healthz", 120)
@@ -314,6 +341,7 @@ def main() -> None:
                 clients=args.clients,
                 duration=args.duration,
                 cap=args.max_requests,
+                server_pid=server.pid,
             )
             for index, (name, url_for) in enumerate(targets.items())
         }
@@ -337,13 +365,18 @@ def main() -> None:
     print(f"{'target':<24}{'p50':>8}{'p95':>8}{'p99':>8}")
     for name, row in result["in_process_ms"].items():
         print(f"{name:<24}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}")
-    print(f"\nEnd to end over loopback, gunicorn 2x4, {args.clients} clients, ms")
-    print(f"{'target':<24}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>8}{'reqs':>7}{'errors':>7}{'p50/base':>10}")
+    print(f"\nEnd to end over loopback, gunicorn {args.workers}x{args.threads}, {args.clients} clients, ms")
+    print(
+        f"{'target':<24}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>8}{'reqs':>7}{'errors':>7}{'p50/base':>10}"
+        f"{'srv cpu':>9}{'cli cpu':>9}"
+    )
     for name, row in result["load"].items():
         print(
             f"{name:<24}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}{row['rps']:>8.1f}"
             f"{row['requests']:>7}{row['errors']:>7}{row['p50_vs_baseline']:>10.1f}"
+            f"{row['server_cpu_ms']:>9.1f}{row['client_cpu_ms']:>9.1f}"
         )
+    print("(srv cpu / cli cpu: CPU ms per request used by all server processes / by this load generator)")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ trap cleanup EXIT INT TERM
   --logfile "$EVIDENCE_DATA_DIR/worker.log" &
 pids+=($!)
 .venv/bin/gunicorn evidence_portal.wsgi --config python:evidence_portal.gunicorn_conf \
-  --bind "$HOST:$PORT" --workers 2 --threads 4 \
+  --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-$(nproc)}" --threads 1 \
   --access-logfile "$EVIDENCE_DATA_DIR/access.log" &
 pids+=($!)
 
