@@ -1,8 +1,7 @@
 """Run a sentence-transformers model through ONNX Runtime: same vectors, less time per query.
 
 The model's transformer is exported once to ONNX (``torch.onnx.export``) under the embedding
-cache folder, its attention and layer norms fused by ONNX Runtime's transformer optimizer (BERT-like
-architectures), optionally quantised to int8 weights (``onnxruntime.quantization``), and run with
+cache folder, optionally quantised to int8 weights (``onnxruntime.quantization``), and run with
 ONNX Runtime; pooling (mean or CLS) and normalisation are done here in numpy. Measured on these
 2-core machines, a short query takes ~9 ms instead of ~21 ms with torch, with vectors identical to
 torch's (cosine > 0.9999; see docs/benchmarks.md).
@@ -15,7 +14,6 @@ with torch's so a bad export is never used silently.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -30,8 +28,6 @@ PROBES = (
     "x",
 )
 OPSET = 17
-
-logger = logging.getLogger(__name__)
 
 
 class OnnxUnsupported(Exception):
@@ -80,55 +76,11 @@ def _export(model: Any, path: Path) -> None:
     tmp.replace(path)
 
 
-# Architectures whose attention ONNX Runtime's transformer optimizer fuses as "bert".
-FUSABLE = frozenset({"bert", "roberta", "xlm-roberta", "mpnet", "electra"})
-
-
-def _fuse(model: Any, source: Path, path: Path) -> bool:
-    """Write ``source`` with attention, GELU and layer norms fused into single operators.
-
-    Returns False (and writes nothing) when the architecture is not one the optimizer knows.
-    On MiniLM this cut a short query from 16 to 12 ms with vectors equal to the plain graph's.
-    """
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    config = model[0].auto_model.config
-    if getattr(config, "model_type", "") not in FUSABLE:
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fused = optimize_model(
-            str(source), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-        )
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fused.save_model_to_file(str(tmp))
-    tmp.replace(path)
-    return True
-
-
-def _fuse_or_keep(model: Any, source: Path, path: Path) -> bool:
-    """Fuse like ``_fuse``; when the optimizer fails, log it and keep the plain graph."""
-    try:
-        return _fuse(model, source, path)
-    except Exception as exc:  # the optimizer raises many types on graphs it does not know
-        logger.warning("ONNX graph fusion failed, running the plain graph: %s", exc)
-        return False
-
-
 def _quantize(source: Path, path: Path) -> None:
-    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    quantize_dynamic(
-        str(source),
-        str(tmp),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        # Fused operators come from the com.microsoft domain, whose output types shape
-        # inference cannot tell; they are float.
-        extra_options={"DefaultTensorType": TensorProto.FLOAT},
-    )
+    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
     tmp.replace(path)
 
 
@@ -145,16 +97,15 @@ class OnnxEncoder:
         self.input_names = list(self.tokenizer.model_input_names)
         self.max_tokens = max_tokens
         folder.mkdir(parents=True, exist_ok=True)
-        plain = folder / "model.onnx"
-        fused = folder / "model-fused.onnx"
+        fp32 = folder / "model.onnx"
         try:
-            if not plain.exists():
-                _export(model, plain)
-            file = fused if fused.exists() or _fuse_or_keep(model, plain, fused) else plain
+            if not fp32.exists():
+                _export(model, fp32)
+            file = fp32
             if int8:
-                source, file = file, folder / f"{file.stem}-int8.onnx"
+                file = folder / "model-int8.onnx"
                 if not file.exists():
-                    _quantize(source, file)
+                    _quantize(fp32, file)
         except Exception as exc:  # the exporter raises many types for unsupported graphs
             raise OnnxUnsupported(f"export to ONNX failed: {exc}") from exc
         self.file = file
