@@ -136,3 +136,25 @@ def test_queueing_files_that_do_not_exist_is_refused_before_anything_is_queued(t
     with pytest.raises(CommandError, match="not a readable file"):
         call_command("load_pubmed", str(tmp_path / "missing.xml.gz"), "--queue")
     assert not HarvestRun.objects.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_large_file_is_parsed_ahead_inside_a_real_worker(harvest_env, shared_data: Path, tmp_path: Path) -> None:
+    from ingest.pubmed import ahead
+
+    donors = read_articles([shared_data / "pubmed" / "xml" / OTHER_FILE])
+    count = 600
+    path = tmp_path / "large.xml"
+    path.write_bytes(
+        pubmed_file(with_new_pmid(donors[index % len(donors)], str(39_000_000 + index)) for index in range(count))
+    )
+    assert path.stat().st_size >= ahead.MIN_BYTES  # so the worker parses it in a forked child
+    harvest_env.start_worker()
+
+    result = harvest_env.manage("load_pubmed", str(path), "--wait")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = HarvestRun.objects.get()
+    assert (run.status, run.fetched, run.new, run.failed) == (RunStatus.SUCCEEDED, count, count, 0)
+    assert EvidenceRecord.objects.filter(source_id__startswith="39", deleted_at__isnull=True).count() == count
