@@ -110,8 +110,9 @@ def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedReco
     def first(*tags: str) -> str:
         for tag in tags:
             for value in values.get(tag, []):
-                if clean_text(value):
-                    return clean_text(value)
+                cleaned = clean_text(value)
+                if cleaned:
+                    return cleaned
         return ""
 
     pmid = first("PMID")
@@ -123,9 +124,10 @@ def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedReco
 
     date_raw = first("DP")
     date = parse_date_text(date_raw) if date_raw else None
-    if date is None and first("DEP"):
-        date_raw = date_raw or first("DEP")
-        date = parse_compact_date(first("DEP"))
+    electronic = first("DEP")
+    if date is None and electronic:
+        date_raw = date_raw or electronic
+        date = parse_compact_date(electronic)
 
     comments: dict[tuple[str, str], None] = {}
     ref_types = set()
@@ -136,6 +138,7 @@ def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedReco
             if found:
                 comments[(ref_type, found.group(1))] = None
     publication_types = unique([publication_type_name(value) for value in values.get("PT", [])])
+    pmc = first("PMC")
     return ParsedRecord(
         source=SOURCE,
         source_id=pmid,
@@ -147,7 +150,7 @@ def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedReco
         publication_date_raw=date_raw,
         authors=_authors(fields),
         doi=_doi(values),
-        pmcid=normalise_pmcid(first("PMC")) if first("PMC") else "",
+        pmcid=normalise_pmcid(pmc) if pmc else "",
         languages=unique([clean_text(value).lower() for value in values.get("LA", [])]),
         publication_types=publication_types,
         mesh_headings=tuple(heading for heading in (mesh_heading(value) for value in values.get("MH", [])) if heading),
