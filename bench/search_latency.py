@@ -219,7 +219,7 @@ def main() -> None:
         "--base-docs", type=int, default=10_000, help="SciFact docs to replicate (embedded once, cached)"
     )
     parser.add_argument("--noise", type=float, default=0.02, help="std-dev of the vector perturbation")
-    parser.add_argument("--ann-threshold", type=int, default=50_000)
+    parser.add_argument("--ann-threshold", type=int, default=embedded_ann.DEFAULT_THRESHOLD)
     parser.add_argument("--tmp", default=None, help="folder for the temporary indexes")
     parser.add_argument("--no-bm25s", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the index folders (printed)")

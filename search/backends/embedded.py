@@ -182,7 +182,9 @@ class EmbeddedBackend(SearchBackend):
         self.fixed_generation: str | None = options.get("generation")
         self.field_weights = {**DEFAULT_FIELD_WEIGHTS, **dict(options.get("field_weights") or {})}
         self.title_repeat = int(options.get("title_repeat") or _setting("SEARCH_TITLE_REPEAT", DEFAULT_TITLE_REPEAT))
-        self.ann_threshold = int(options.get("ann_threshold") or _setting("SEARCH_ANN_THRESHOLD", 50_000))
+        self.ann_threshold = int(
+            options.get("ann_threshold") or _setting("SEARCH_ANN_THRESHOLD", embedded_ann.DEFAULT_THRESHOLD)
+        )
         # Filters leaving fewer rows than this are scored exactly (tests set 0 to reach HNSW).
         self.ann_exact_below = int(options.get("ann_exact_below", embedded_ann.EXACT_BELOW))
         self.heap_size = int(options.get("writer_heap_bytes") or 64_000_000)

@@ -33,6 +33,7 @@ from search.backends.embedded_store import Snapshot
 
 _lock = threading.Lock()
 _ann_cache: dict[str, tuple[int, Any, int]] = {}
+DEFAULT_THRESHOLD = 50_000  # vectors from which a generation gets an HNSW index (SEARCH_ANN_THRESHOLD)
 EXACT_BELOW = 50_000  # a mask this small is cheaper to score exactly than to over-fetch
 REBUILD_FRACTION = 0.2
 OVERSAMPLE = 2.0
