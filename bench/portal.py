@@ -218,12 +218,12 @@ def load(
         thread.join()
     wall = time.monotonic() - started
     server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - client_cpu
-    sent = max(len(samples) + len(errors), 1)
+    requests = len(samples) + len(errors)
     return {
         **percentiles(samples),
-        "server_cpu_ms": server_cpu * 1000 / sent,
-        "client_cpu_ms": client_cpu * 1000 / sent,
-        "requests": len(samples) + len(errors),
+        "server_cpu_ms": server_cpu * 1000 / max(requests, 1),
+        "client_cpu_ms": client_cpu * 1000 / max(requests, 1),
+        "requests": requests,
         "errors": len(errors),
         "rps": len(samples) / wall if wall else 0.0,
         "error_examples": errors[:3],
