@@ -211,8 +211,7 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
         for name in unique([publication_type_name(_text(pt)) for pt in citation.iterfind("PublicationType")])
         if name not in publication_types
     )
-    comments = _comments_corrections(citation)
-    ref_types = {ref_type for ref_type, _ in comments} | _ref_types_without_pmid(citation)
+    comments, ref_types = _comments_corrections(citation)
     version_text = pmid_elem.get("Version", "1") if pmid_elem is not None else "1"
     id_list = _article_ids(pubmed_data, citation)
     return ParsedRecord(
@@ -287,10 +286,11 @@ def _publication_date(article: Any, journal: Any, book: Any) -> tuple[date | Non
     if pub_date is None:
         pub_date = article.find("PubDate")
     if pub_date is not None:
-        medline_date = _text(pub_date.find("MedlineDate"))
+        date_parts = _first_children(pub_date)
+        medline_date = _text(date_parts.get("MedlineDate"))
         if medline_date:
             return parse_date_text(medline_date), medline_date
-        parts = [_text(pub_date.find(name)) for name in ("Year", "Month", "Day", "Season")]
+        parts = [_text(date_parts.get(name)) for name in ("Year", "Month", "Day", "Season")]
         if parts[0]:
             return parse_date_parts(*parts), " ".join(part for part in parts if part)
     article_date = article.find("ArticleDate")
@@ -308,19 +308,29 @@ def _authors(article: Any, book: Any) -> tuple[str, ...]:
     if author_list is None:
         return ()
     names = []
-    for author in author_list.iterfind("Author"):
-        if author.get("ValidYN", "Y") == "N":
+    for author in author_list:
+        if author.tag != "Author" or author.get("ValidYN", "Y") == "N":
             continue
-        collective = _text(author.find("CollectiveName"))
-        last = _text(author.find("LastName"))
+        parts = _first_children(author)
+        last = _text(parts.get("LastName"))
         if last:
-            initials = _text(author.find("Initials"))
+            initials = _text(parts.get("Initials"))
             if not initials:
-                initials = "".join(word[0] for word in _text(author.find("ForeName")).replace("-", " ").split() if word)
+                initials = "".join(word[0] for word in _text(parts.get("ForeName")).replace("-", " ").split() if word)
             names.append(f"{last} {initials}".strip())
-        elif collective:
-            names.append(collective)
+        else:
+            collective = _text(parts.get("CollectiveName"))
+            if collective:
+                names.append(collective)
     return unique(names)
+
+
+def _first_children(elem: Any) -> dict[str, Any]:
+    """Return the first child element of each tag (one pass, cheaper than a find() per tag)."""
+    children: dict[str, Any] = {}
+    for child in elem:
+        children.setdefault(child.tag, child)
+    return children
 
 
 def _article_ids(pubmed_data: Any, citation: Any) -> dict[str, str]:
@@ -357,31 +367,40 @@ def _other_pmcid(citation: Any) -> str:
 
 
 def _mesh(citation: Any) -> tuple[MeshHeading, ...]:
+    # Direct child loops, not find()/iterfind(): a record holds a dozen headings and each path
+    # lookup costs as much as reading the heading.
+    mesh_list = citation.find("MeshHeadingList")
+    if mesh_list is None:
+        return ()
     headings = []
-    for heading in citation.iterfind("MeshHeadingList/MeshHeading"):
-        descriptor = heading.find("DescriptorName")
-        name = _text(descriptor)
-        if not name:
+    for heading in mesh_list:
+        if heading.tag != "MeshHeading":
             continue
+        descriptor = None
         qualifiers = []
-        for qualifier in heading.iterfind("QualifierName"):
-            qualifier_name = _text(qualifier)
-            if qualifier_name:
-                qualifiers.append((qualifier_name, qualifier.get("MajorTopicYN") == "Y"))
-        headings.append(
-            MeshHeading(descriptor=name, major=descriptor.get("MajorTopicYN") == "Y", qualifiers=tuple(qualifiers))
-        )
+        for part in heading:
+            if part.tag == "QualifierName":
+                qualifier_name = _text(part)
+                if qualifier_name:
+                    qualifiers.append((qualifier_name, part.get("MajorTopicYN") == "Y"))
+            elif part.tag == "DescriptorName" and descriptor is None:
+                descriptor = part
+        name = _text(descriptor)
+        if name:
+            headings.append(
+                MeshHeading(descriptor=name, major=descriptor.get("MajorTopicYN") == "Y", qualifiers=tuple(qualifiers))
+            )
     return tuple(headings)
 
 
-def _comments_corrections(citation: Any) -> tuple[tuple[str, str], ...]:
+def _comments_corrections(citation: Any) -> tuple[tuple[tuple[str, str], ...], set[str]]:
+    """Return the (RefType, PMID) pairs, and every RefType (also of entries without a PMID)."""
     pairs: dict[tuple[str, str], None] = {}
+    ref_types: set[str] = set()
     for entry in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
+        ref_type = entry.get("RefType", "")
+        ref_types.add(ref_type)
         pmid = _text(entry.find("PMID"))
         if pmid:
-            pairs[(entry.get("RefType", ""), pmid)] = None
-    return tuple(pairs)
-
-
-def _ref_types_without_pmid(citation: Any) -> set[str]:
-    return {entry.get("RefType", "") for entry in citation.iterfind("CommentsCorrectionsList/CommentsCorrections")}
+            pairs[(ref_type, pmid)] = None
+    return tuple(pairs), ref_types
