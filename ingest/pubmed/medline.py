@@ -43,6 +43,11 @@ REF_TYPES = {
     "SPIN": "SummaryForPatientsIn",
     "ORI": "OriginalReportIn",
 }
+# The tags ``_record`` reads; the lines of every other field are skipped while reading.
+READ_TAGS = frozenset(
+    {"PMID", "TI", "BTI", "TT", "DP", "DEP", "AB", "JT", "TA", "AU", "CN", "FAU", "AID", "LID", "PMC", "LA"}
+    | {"PT", "MH", "OT", "STAT", *REF_TYPES}
+)
 _PMID_IN_REF = re.compile(r"PMID:\s*(\d+)")
 # "BACKGROUND: ..." / "METHODS AND RESULTS: ..." at the start of a section of a structured abstract.
 _SECTION_LABEL = re.compile(r"(?:^|(?<=[.!?] ))([A-Z][A-Z0-9 ,&/()'-]{2,60}): ")
@@ -54,7 +59,9 @@ def parse_medline_text(lines: Iterable[str], *, location: str) -> Iterator[Parse
     When ``lines`` breaks off (a truncated .gz raises while reading), the record being read is
     dropped (it may be incomplete) and one ParseProblem names the file.
     """
-    fields: list[tuple[str, list[str]]] = []  # (tag, value lines) of the record being read
+    fields: list[tuple[str, list[str]]] = []  # (tag, value lines) of the fields read, this record
+    value: list[str] | None = None  # the lines of the field being read (None: a field not read)
+    started = has_pmid = False
     start_line = 0
     records = 0
     stray_lines = 0
@@ -63,28 +70,35 @@ def parse_medline_text(lines: Iterable[str], *, location: str) -> Iterator[Parse
         for line_number, raw in enumerate(lines, start=1):
             line = raw.rstrip()
             if not line:
-                if fields:
+                if started:
                     records += 1
                     yield _record(fields, location=f"{location}: line {start_line}")
-                    fields = []
+                    fields, value, started, has_pmid = [], None, False, False
                 continue
             if line[0] in " \t":
-                if fields:
-                    fields[-1][1].append(line.strip())
-                else:
+                if value is not None:
+                    value.append(line.strip())
+                elif not started:
                     stray_lines += 1
                 continue
             if not _TAG_LINE.match(line):
                 stray_lines += 1
                 continue
             tag = line[:4].rstrip()
-            if tag == "PMID" and any(field[0] == "PMID" for field in fields):
-                records += 1
-                yield _record(fields, location=f"{location}: line {start_line}")
-                fields = []
-            if not fields:
+            if tag == "PMID":
+                if has_pmid:
+                    records += 1
+                    yield _record(fields, location=f"{location}: line {start_line}")
+                    fields, started = [], False
+                has_pmid = True
+            if not started:
+                started = True
                 start_line = line_number
-            fields.append((tag, [line[6:].strip()]))
+            if tag in READ_TAGS:
+                value = [line[6:].strip()]
+                fields.append((tag, value))
+            else:
+                value = None  # affiliations, history dates, grants...: not stored, so not kept
     except (EOFError, OSError, zlib.error, UnicodeDecodeError) as error:
         yield ParseProblem(
             location=location,
@@ -92,7 +106,7 @@ def parse_medline_text(lines: Iterable[str], *, location: str) -> Iterator[Parse
             f"{records} record(s) before the break were read, the one being read was dropped",
         )
         return
-    if fields:
+    if started:
         records += 1
         yield _record(fields, location=f"{location}: line {start_line}")
     if records == 0:
@@ -182,7 +196,7 @@ def split_abstract(text: str) -> tuple[AbstractSection, ...]:
 
 def mesh_heading(value: str) -> MeshHeading | None:
     """Return the heading of ``*Hypertension/drug therapy`` or ``Hypertension/*drug therapy/prevention & control``."""
-    parts = [clean_text(part) for part in value.split("/")]
+    parts = [part.strip() for part in clean_text(value).split("/")]
     if not parts or not parts[0].lstrip("*"):
         return None
     descriptor = parts[0]
