@@ -22,7 +22,7 @@ from django.utils import timezone
 from ingest import eutils
 from ingest.harvest import Window, batches, can_split, split_window
 from ingest.models import HarvestRun, ItemKind, ItemStatus, WorkItem
-from ingest.pubmed.ahead import iter_pubmed_file_ahead
+from ingest.pubmed.ahead import FilesAhead, iter_pubmed_file_ahead
 from ingest.runs import (
     enqueue_items,
     enqueue_on_commit,
@@ -218,11 +218,12 @@ def file_load(*, item_id: int) -> None:
     _enqueue_next_file(run_id)
 
 
-def file_item_load(*, item_id: int) -> None:
+def file_item_load(*, item_id: int, ahead: FilesAhead | None = None) -> None:
     """Load one PubMed file in chunks, each stored together with the file's progress.
 
     A worker killed mid-file resumes after the last stored chunk, so counts stay exact. A file
-    that is gone marks the item failed with the reason.
+    that is gone marks the item failed with the reason. ``ahead``, when given, is the child
+    already parsing the run's files (see :func:`run_files_inline`).
     """
     item = item_pending(item_id)
     if item is None:
@@ -235,7 +236,8 @@ def file_item_load(*, item_id: int) -> None:
     size = max(1, int(item.payload.get("batch_size", 500)))
     hand_off = bool(item.payload.get("hand_off", True))
     # Parsed in a child process while this one stores the previous chunk (same items, same order).
-    with closing(iter_pubmed_file_ahead(path, skip=done)) as stream:
+    parsed = ahead.items(path, done) if ahead is not None else iter_pubmed_file_ahead(path, skip=done)
+    with closing(parsed) as stream:
         while True:
             chunk = list(islice(stream, size))
             with transaction.atomic():
@@ -262,20 +264,21 @@ def run_files_inline(*, run_id: int) -> HarvestRun:
     """Load every pending file of a run in this process, in order, and return the finished run.
 
     The same work items and steps as the ``ingest.load_file`` task, without a broker: for
-    ``load_pubmed --sync`` (the seed load of ``make run``) and benchmarks.
+    ``load_pubmed --sync`` (the seed load of ``make run``) and benchmarks. One child process
+    parses the files in order while this one stores, so the next file is parsed while the
+    last one is stored.
     """
-    while True:
-        following = (
-            WorkItem.objects.filter(run_id=run_id, kind=ItemKind.FILE, status=ItemStatus.PENDING)
-            .order_by("sequence")
-            .first()
-        )
-        if following is None:
-            return HarvestRun.objects.get(pk=run_id)
-        try:
-            file_item_load(item_id=following.pk)
-        except (OSError, ValueError) as error:
-            item_fail(item_id=following.pk, error=f"{type(error).__name__}: {error}")
+    pending = WorkItem.objects.filter(run_id=run_id, kind=ItemKind.FILE, status=ItemStatus.PENDING)
+    planned = [(item.payload["path"], int(item.payload.get("done", 0))) for item in pending.order_by("sequence")]
+    with FilesAhead(planned) as ahead:
+        while True:
+            following = pending.order_by("sequence").first()
+            if following is None:
+                return HarvestRun.objects.get(pk=run_id)
+            try:
+                file_item_load(item_id=following.pk, ahead=ahead)
+            except (OSError, ValueError) as error:
+                item_fail(item_id=following.pk, error=f"{type(error).__name__}: {error}")
 
 
 def _enqueue_next_file(run_id: int) -> None:

@@ -87,32 +87,49 @@ class UpsertBatchResult:
 
 
 _PARSED_FIELDS = tuple(item.name for item in dataclasses.fields(ParsedRecord))
+# The fields whose values are JSON lists of objects or pairs, built once per record (below).
+_NESTED_FIELDS = ("abstract_sections", "mesh_headings", "comments_corrections")
+_FLAT_FIELDS = tuple(name for name in _PARSED_FIELDS if name not in _NESTED_FIELDS)
+# json.dumps(..., sort_keys=True, ensure_ascii=False) makes a new encoder per call; one will do.
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
-def content_hash(parsed: ParsedRecord) -> str:
+def _nested_values(parsed: ParsedRecord) -> dict[str, list[Any]]:
+    """Return the JSON shapes of the abstract sections, MeSH headings and corrections of ``parsed``."""
+    return {
+        "abstract_sections": [
+            {"label": section.label, "category": section.category, "text": section.text}
+            for section in parsed.abstract_sections
+        ],
+        "mesh_headings": [
+            {
+                "descriptor": heading.descriptor,
+                "major": heading.major,
+                "qualifiers": [[name, major] for name, major in heading.qualifiers],
+            }
+            for heading in parsed.mesh_headings
+        ],
+        "comments_corrections": [[ref_type, pmid] for ref_type, pmid in parsed.comments_corrections],
+    }
+
+
+def content_hash(parsed: ParsedRecord, nested: dict[str, list[Any]] | None = None) -> str:
     """Return ``parsed.content_hash()``, computed without ``dataclasses.asdict`` (which deep-copies).
 
-    The same JSON document is hashed, so the value is identical (a test holds the two together).
+    The same JSON document is hashed (keys sorted, so the order of keys in ``nested`` does not
+    matter), so the value is identical (a test holds the two together). ``nested`` is
+    ``_nested_values(parsed)`` when the caller has it already.
     """
     payload: dict[str, Any] = {}
-    for name in _PARSED_FIELDS:
+    for name in _FLAT_FIELDS:
         value = getattr(parsed, name)
-        if name == "abstract_sections":
-            value = [{"text": s.text, "label": s.label, "category": s.category} for s in value]
-        elif name == "mesh_headings":
-            value = [
-                {"descriptor": h.descriptor, "major": h.major, "qualifiers": [[q, m] for q, m in h.qualifiers]}
-                for h in value
-            ]
-        elif name == "comments_corrections":
-            value = [list(pair) for pair in value]
-        elif isinstance(value, tuple):
+        if isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, date):
             value = value.isoformat()
         payload[name] = value
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    payload.update(nested if nested is not None else _nested_values(parsed))
+    return hashlib.sha256(_HASH_ENCODER.encode(payload).encode("utf-8")).hexdigest()
 
 
 def record_fields(parsed: ParsedRecord) -> dict[str, Any]:
@@ -122,15 +139,13 @@ def record_fields(parsed: ParsedRecord) -> dict[str, Any]:
     if year is None and parsed.publication_date_raw:
         match = _YEAR.search(parsed.publication_date_raw)
         year = int(match.group(1)) if match else None
+    nested = _nested_values(parsed)
     values: dict[str, Any] = {
         "kind": parsed.kind,
         "pmid": parsed.source_id if parsed.source == "pubmed" else "",
         "title": parsed.title,
         "abstract": parsed.abstract,
-        "abstract_sections": [
-            {"label": section.label, "category": section.category, "text": section.text}
-            for section in parsed.abstract_sections
-        ],
+        "abstract_sections": nested["abstract_sections"],
         "journal": parsed.journal[:512],
         "journal_abbreviation": parsed.journal_abbreviation[:255],
         "publication_date": date,
@@ -142,14 +157,7 @@ def record_fields(parsed: ParsedRecord) -> dict[str, Any]:
         "language": parsed.languages[0][:16] if parsed.languages else "",
         "languages": list(parsed.languages),
         "publication_types": list(parsed.publication_types),
-        "mesh_headings": [
-            {
-                "descriptor": heading.descriptor,
-                "major": heading.major,
-                "qualifiers": [[name, major] for name, major in heading.qualifiers],
-            }
-            for heading in parsed.mesh_headings
-        ],
+        "mesh_headings": nested["mesh_headings"],
         "keywords": list(parsed.keywords),
         "publication_status": parsed.publication_status[:32],
         "url": parsed.url[:500],
@@ -158,8 +166,8 @@ def record_fields(parsed: ParsedRecord) -> dict[str, Any]:
         "retracted": parsed.retracted,
         "retraction_notice": parsed.retraction_notice,
         "has_erratum": parsed.has_erratum,
-        "comments_corrections": [[ref_type, pmid] for ref_type, pmid in parsed.comments_corrections],
-        "content_hash": content_hash(parsed),
+        "comments_corrections": nested["comments_corrections"],
+        "content_hash": content_hash(parsed, nested),
         "source_version": parsed.source_version,
     }
     return values
@@ -205,18 +213,24 @@ def _column_preppers(names: Sequence[str]) -> list[tuple[str, Callable[[Any], An
     preppers: list[tuple[str, Callable[[Any], Any] | None]] = []
     for name in names:
         model_field = EvidenceRecord._meta.get_field(name)
+        assert isinstance(model_field, models.Field)  # a concrete column, not a relation
         prep: Callable[[Any], Any] | None = None
         if isinstance(model_field, models.JSONField):
-            prep = partial(_json_value, encoder=model_field.encoder)
+            prep = _json_adapter(ops, model_field.encoder)
         elif not isinstance(model_field, _PLAIN_FIELDS):
             prep = lru_cache(maxsize=1024)(partial(model_field.get_db_prep_save, connection=connection))
-        preppers.append((ops.quote_name(model_field.column), prep))
+        preppers.append((ops.quote_name(model_field.column or name), prep))
     return preppers
 
 
-def _json_value(value: Any, *, encoder: type[json.JSONEncoder] | None) -> Any:
-    # As JSONField.get_db_prep_save: None is SQL NULL, anything else the backend's JSON.
-    return None if value is None else connection.ops.adapt_json_value(value, encoder)
+def _json_adapter(ops: Any, encoder: type[json.JSONEncoder] | None) -> Callable[[Any], Any]:
+    """Return JSONField.get_db_prep_save for one backend: None is SQL NULL, anything else its JSON."""
+    adapt = ops.adapt_json_value
+
+    def prep(value: Any) -> Any:
+        return None if value is None else adapt(value, encoder)
+
+    return prep
 
 
 def _rows(preppers: Sequence[tuple[str, Callable[[Any], Any] | None]], items: list[list[Any]]) -> list[tuple[Any, ...]]:

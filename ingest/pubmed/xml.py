@@ -386,7 +386,7 @@ def _mesh(citation: Any) -> tuple[MeshHeading, ...]:
             elif part.tag == "DescriptorName" and descriptor is None:
                 descriptor = part
         name = _text(descriptor)
-        if name:
+        if name and descriptor is not None:
             headings.append(
                 MeshHeading(descriptor=name, major=descriptor.get("MajorTopicYN") == "Y", qualifiers=tuple(qualifiers))
             )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingest.pubmed import ahead, iter_pubmed_file
-from ingest.pubmed.ahead import iter_pubmed_file_ahead
+from ingest.pubmed.ahead import FilesAhead, iter_pubmed_file_ahead
+from records.types import ParsedItem
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pubmed"
 
@@ -45,3 +47,60 @@ def test_stopping_early_ends_the_child(always_ahead: None) -> None:
     assert children() - before, "a child is parsing"
     stream.close()
     assert children() == before
+
+
+def test_planned_files_come_from_one_child_in_order(always_ahead: None) -> None:
+    names = sorted(p.name for p in FIXTURES.iterdir())
+    before = children()
+    with FilesAhead([(FIXTURES / name, 0) for name in names]) as files:
+        assert len(children() - before) == 1, "one child parses every planned file"
+        for name in names:
+            assert list(files.items(FIXTURES / name)) == list(iter_pubmed_file(FIXTURES / name)), name
+    assert children() == before
+
+
+def test_files_left_half_read_or_not_asked_for_are_dropped(always_ahead: None) -> None:
+    first, second, third = (
+        FIXTURES / "efetch_fields.xml",
+        FIXTURES / "baseline_citationset.xml",
+        FIXTURES / "medline_fields.txt",
+    )
+    with FilesAhead([(first, 0), (second, 0), (third, 2)]) as files:
+        half_read = files.items(first)
+        next(half_read)
+        half_read.close()
+        # The second file is never asked for: its items are skipped to reach the third.
+        assert list(files.items(third, 2)) == list(iter_pubmed_file(third))[2:]
+
+
+def test_a_file_not_planned_next_is_parsed_here(always_ahead: None) -> None:
+    first, second = FIXTURES / "efetch_fields.xml", FIXTURES / "baseline_citationset.xml"
+    with FilesAhead([(first, 0), (second, 0)]) as files:
+        assert list(files.items(second)) == list(iter_pubmed_file(second))
+        # Planned before the one already read, and read with another skip: both in-process.
+        assert list(files.items(first)) == list(iter_pubmed_file(first))
+        assert list(files.items(second, 1)) == list(iter_pubmed_file(second))[1:]
+
+
+def test_a_parser_that_dies_fails_its_file_and_later_files_are_parsed_here(
+    always_ahead: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, third = (
+        FIXTURES / "efetch_fields.xml",
+        FIXTURES / "concatenated.xml",
+        FIXTURES / "medline_fields.txt",
+    )
+
+    def parse_or_die(path: Path | str) -> Iterator[ParsedItem]:
+        if Path(path) == second:
+            os._exit(9)  # the child dies as if killed while parsing this file
+        yield from iter_pubmed_file(path)
+
+    monkeypatch.setattr(ahead, "iter_pubmed_file", parse_or_die)  # in the child (forked after this)
+    with FilesAhead([(first, 0), (second, 0), (third, 0)]) as files:
+        assert list(files.items(first)) == list(iter_pubmed_file(first))
+        with pytest.raises(OSError, match="parser process ended before the end of the file"):
+            list(files.items(second))
+        assert not children() - {os.getpid()}, "the dead child was reaped"
+        monkeypatch.undo()
+        assert list(files.items(third)) == list(iter_pubmed_file(third))
