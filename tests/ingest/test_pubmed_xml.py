@@ -248,3 +248,29 @@ def test_entities_declared_in_a_doctype_are_never_expanded(tmp_path: Path) -> No
     assert not any(isinstance(item, ParsedRecord) and "SECRET" in item.title for item in items)
     assert not any(isinstance(item, ParsedRecord) and "lollol" in item.title for item in items)
     assert isinstance(items[-1], ParseProblem) and "malformed XML" in items[-1].reason
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 64 * 1024])
+def test_reference_lists_are_cut_whatever_the_read_size_and_lines_stay_true(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    from ingest.pubmed import xml
+
+    monkeypatch.setattr(xml, "_CHUNK", chunk)  # tags cut at every possible place
+    references = (
+        b"<ReferenceList>\n<Title>Cited</Title><Reference><Citation>ReferenceList of <i>works</i></Citation>"
+        b"</Reference>\n<ReferenceList Type='nested'>\n<Reference><Citation>x</Citation></Reference>\n"
+        b"</ReferenceList><ReferenceList/>\n</ReferenceList >"
+    )
+    fields = (FIXTURES / "efetch_fields.xml").read_bytes()
+    with_more = fields.replace(b"<ReferenceList>", references + b"\n<ReferenceList>", 1)
+    assert [*parse_pubmed_xml(io.BytesIO(with_more), location="f")] == [
+        *parse_pubmed_xml(io.BytesIO(fields), location="f")
+    ]
+    joined = xml._JoinedDocuments(io.BytesIO(with_more)).read()
+    assert b"Reference" not in joined and joined.count(b"\n") == with_more.count(b"\n")
+    broken = with_more.replace(b"</PubmedArticleSet>", b"<PubmedArticle>\n\n<Broken></PubmedArticleSet>")
+    problem = [*parse_pubmed_xml(io.BytesIO(broken), location="f")][-1]
+    assert isinstance(problem, ParseProblem)
+    line = with_more.count(b"\n", 0, with_more.index(b"</PubmedArticleSet>")) + 3
+    assert f"malformed XML at line {line}," in problem.reason
