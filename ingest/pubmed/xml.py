@@ -158,6 +158,7 @@ def parse_pubmed_xml(stream: BinaryIO, *, location: str) -> Iterator[ParsedItem]
         huge_tree=True,
         remove_comments=True,
         remove_pis=True,
+        collect_ids=False,
     )
     try:
         for _event, elem in context:
