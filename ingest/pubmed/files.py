@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ingest.pubmed.compressed import GZIP_MAGIC, READ_ERRORS, open_gzip
 from ingest.pubmed.medline import parse_medline_text
 from ingest.pubmed.xml import parse_pubmed_xml
 from records.types import ParsedItem, ParseProblem
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _PEEK = 16 * 1024
 _LINE_CHUNK = 64 * 1024
 _MEDLINE_TAG = re.compile(rb"^[A-Z][A-Z0-9 ]{3}- ", re.MULTILINE)
@@ -47,7 +46,7 @@ def iter_pubmed_file(path: Path | str) -> Iterator[ParsedItem]:
     except FileNotFoundError:
         yield ParseProblem(location=location, reason="no such file")
         return
-    except (EOFError, OSError, zlib.error) as error:
+    except READ_ERRORS as error:
         yield ParseProblem(location=location, reason=f"cannot read the file ({error})")
         return
     kind = detect_format(head)
@@ -83,8 +82,8 @@ def detect_format(head: bytes) -> str:
 def _open(path: Path) -> BinaryIO:
     with path.open("rb") as raw:
         magic = raw.read(2)
-    if magic == _GZIP_MAGIC:
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if magic == GZIP_MAGIC:
+        return open_gzip(path)
     return path.open("rb")
 
 
@@ -92,7 +91,7 @@ def _peek(path: Path) -> bytes:
     """Return the first decompressed bytes; a gzip cut off early still gives what it holds."""
     with path.open("rb") as raw:
         head = raw.read(_PEEK)
-    if not head.startswith(_GZIP_MAGIC):
+    if not head.startswith(GZIP_MAGIC):
         return head
     return zlib.decompressobj(wbits=31).decompress(head, _PEEK)
 

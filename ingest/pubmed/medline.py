@@ -7,9 +7,9 @@ separated by blank lines. Only the record being read is held in memory.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 
+from ingest.pubmed.compressed import READ_ERRORS
 from ingest.pubmed.dates import parse_compact_date, parse_date_text
 from ingest.pubmed.normalize import (
     clean_text,
@@ -99,7 +99,7 @@ def parse_medline_text(lines: Iterable[str], *, location: str) -> Iterator[Parse
                 fields.append((tag, value))
             else:
                 value = None  # affiliations, history dates, grants...: not stored, so not kept
-    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as error:
+    except (*READ_ERRORS, UnicodeDecodeError) as error:
         yield ParseProblem(
             location=location,
             reason=f"file is truncated or unreadable after line {line_number} ({error}); "

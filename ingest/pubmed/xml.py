@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import codecs
 import re
-import zlib
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, BinaryIO
 
 from lxml import etree
 
+from ingest.pubmed.compressed import READ_ERRORS
 from ingest.pubmed.dates import parse_date_parts, parse_date_text
 from ingest.pubmed.normalize import (
     clean_text,
@@ -82,7 +82,7 @@ class _JoinedDocuments:
             tail = self._carry
             if self._decoder is not None:
                 tail += self._decoder.decode(b"", final=True).encode("utf-8")
-            self._pending += self._without_references(_PROLOGUE.sub(_newlines, tail)) + b"</" + _ROOT + b">"
+            self._pending += self._without_references(_without_prologues(tail)) + b"</" + _ROOT + b">"
             self._carry = b""
             self._done = True
             return
@@ -103,7 +103,7 @@ class _JoinedDocuments:
             buffer, self._carry = buffer[:cut], buffer[cut:]
         else:
             self._carry = b""
-        self._pending += self._without_references(_PROLOGUE.sub(_newlines, buffer))
+        self._pending += self._without_references(_without_prologues(buffer))
 
     def _without_references(self, buffer: bytes) -> bytes:
         """Return ``buffer`` with each ReferenceList element (and the rest of one left open by
@@ -135,6 +135,22 @@ class _JoinedDocuments:
         rest = buffer[start:]
         pieces.append(b"\n" * rest.count(b"\n") if self._reference_depth else rest)
         return b"".join(pieces)
+
+
+def _without_prologues(buffer: bytes) -> bytes:
+    # Looking for "?" and "!" (rare in PubMed XML) first saves trying the pattern at every "<".
+    if not (_follows_lt(buffer, b"?") or _follows_lt(buffer, b"!")):
+        return buffer
+    return _PROLOGUE.sub(_newlines, buffer)
+
+
+def _follows_lt(buffer: bytes, mark: bytes) -> bool:
+    at = buffer.find(mark, 1)
+    while at != -1:
+        if buffer[at - 1] == 0x3C:  # "<"
+            return True
+        at = buffer.find(mark, at + 1)
+    return False
 
 
 def _newlines(match: re.Match[bytes]) -> bytes:
@@ -185,7 +201,7 @@ def parse_pubmed_xml(stream: BinaryIO, *, location: str) -> Iterator[ParsedItem]
             f"{index} record(s) before it were read, the rest of the file was skipped",
         )
         return
-    except (EOFError, OSError, zlib.error) as error:
+    except READ_ERRORS as error:
         yield ParseProblem(
             location=location,
             reason=f"file is truncated or unreadable ({error}); {index} record(s) before the break were read",

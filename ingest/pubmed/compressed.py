@@ -1,0 +1,17 @@
+"""Gzipped PubMed files, decompressed with ISA-L (about 2.5x faster than zlib on PubMed XML)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from isal import igzip, isal_zlib
+
+GZIP_MAGIC = b"\x1f\x8b"
+# What reading a broken file raises: truncated (EOFError), bad header or CRC (OSError), bad data.
+READ_ERRORS = (EOFError, OSError, zlib.error, isal_zlib.error)
+
+
+def open_gzip(path: Path | str) -> BinaryIO:
+    return igzip.open(path, "rb")  # type: ignore[return-value]
