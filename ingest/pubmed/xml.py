@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
+from itertools import chain
 from datetime import date
 from typing import Any, BinaryIO
 
@@ -238,15 +239,18 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
         citation, pubmed_data = elem, None
     if citation is None:
         return ParseProblem(location=location, reason=f"<{elem.tag}> has no MedlineCitation/BookDocument; skipped")
-    pmid_elem = citation.find("PMID")
+    # The children of the citation and of its Article, read once: a find() per field costs as
+    # much as reading the field.
+    cited = _children_by_tag(citation)
+    pmid_elem = _first(cited, "PMID")
     pmid = clean_text(pmid_elem.text) if pmid_elem is not None else ""
     if not pmid:
         return ParseProblem(location=location, reason="record has no PMID; skipped")
-    article = citation.find("Article")
-    if article is None:
-        article = citation  # BookDocument keeps ArticleTitle, Abstract, AuthorList at its own level
-    book = citation.find("Book")
-    title = _text(article.find("ArticleTitle")) or _text(article.find("VernacularTitle"))
+    article = _first(cited, "Article")
+    # BookDocument keeps ArticleTitle, Abstract, AuthorList at its own level.
+    fields = cited if article is None else _children_by_tag(article)
+    book = _first(cited, "Book")
+    title = _text(_first(fields, "ArticleTitle")) or _text(_first(fields, "VernacularTitle"))
     if not title and book is not None:
         title = _text(book.find("BookTitle"))
     if not title:
@@ -255,37 +259,37 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
             source_id=pmid,
             reason=f"PMID {pmid} has no title (ArticleTitle/VernacularTitle/BookTitle); skipped",
         )
-    journal = article.find("Journal")
-    date, date_raw = _publication_date(article, journal, book)
+    journal = _first(fields, "Journal")
+    date, date_raw = _publication_date(fields, journal, book)
     publication_types = unique(
-        [publication_type_name(_text(pt)) for pt in article.iterfind("PublicationTypeList/PublicationType")]
+        [publication_type_name(_text(pt)) for pt in _grandchildren(fields, "PublicationTypeList", "PublicationType")]
     )
     publication_types += tuple(
         name
-        for name in unique([publication_type_name(_text(pt)) for pt in citation.iterfind("PublicationType")])
+        for name in unique([publication_type_name(_text(pt)) for pt in cited.get("PublicationType", ())])
         if name not in publication_types
     )
-    comments, ref_types = _comments_corrections(citation)
-    version_text = pmid_elem.get("Version", "1") if pmid_elem is not None else "1"
-    id_list = _article_ids(pubmed_data, citation)
+    comments, ref_types = _comments_corrections(cited)
+    version_text = pmid_elem.get("Version", "1")
+    id_list = _article_ids(pubmed_data, cited)
     return ParsedRecord(
         source=SOURCE,
         source_id=pmid,
         title=title,
-        abstract_sections=_abstract(article, citation),
+        abstract_sections=_abstract(fields, cited),
         journal=_text(journal.find("Title"))
         if journal is not None
         else (_text(book.find("BookTitle")) if book is not None else ""),
-        journal_abbreviation=_journal_abbreviation(journal, citation),
+        journal_abbreviation=_journal_abbreviation(journal, cited),
         publication_date=date,
         publication_date_raw=date_raw,
-        authors=_authors(article, book),
-        doi=id_list.get("doi") or _elocation_doi(article),
-        pmcid=id_list.get("pmc") or _other_pmcid(citation),
-        languages=unique([_text(lang).lower() for lang in article.iterfind("Language")]),
+        authors=_authors(fields, book),
+        doi=id_list.get("doi") or _elocation_doi(fields),
+        pmcid=id_list.get("pmc") or _other_pmcid(cited),
+        languages=unique([_text(lang).lower() for lang in fields.get("Language", ())]),
         publication_types=publication_types,
-        mesh_headings=_mesh(citation),
-        keywords=unique([_text(kw) for kw in citation.iterfind("KeywordList/Keyword")]),
+        mesh_headings=_mesh(cited),
+        keywords=unique([_text(kw) for kw in _grandchildren(cited, "KeywordList", "Keyword")]),
         publication_status=citation.get("Status", ""),
         retracted="RetractionIn" in ref_types or bool(_DOC_TYPES_THAT_RETRACT & set(publication_types)),
         retraction_notice="RetractionOf" in ref_types or "Retraction of Publication" in publication_types,
@@ -294,6 +298,34 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
         url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
         source_version=int(version_text) if version_text.isdigit() and int(version_text) > 0 else 1,
     )
+
+
+Children = dict[str, list[Any]]
+
+
+def _children_by_tag(elem: Any) -> Children:
+    """Return the child elements of ``elem`` by tag, in document order (one pass over them)."""
+    children: Children = {}
+    for child in elem:
+        found = children.get(child.tag)
+        if found is None:
+            children[child.tag] = [child]
+        else:
+            found.append(child)
+    return children
+
+
+def _first(children: Children, tag: str) -> Any:
+    found = children.get(tag)
+    return found[0] if found else None
+
+
+def _grandchildren(children: Children, parent_tag: str, tag: str) -> Iterator[Any]:
+    """Yield the ``tag`` children of every ``parent_tag`` child (the path ``parent_tag/tag``)."""
+    for parent in children.get(parent_tag, ()):
+        for child in parent:
+            if child.tag == tag:
+                yield child
 
 
 def _text(elem: Any) -> str:
@@ -306,18 +338,20 @@ def _text(elem: Any) -> str:
     return " ".join(text.split()) if text else ""
 
 
-def _abstract(article: Any, citation: Any) -> tuple[AbstractSection, ...]:
-    abstract = article.find("Abstract")
+def _abstract(fields: Children, cited: Children) -> tuple[AbstractSection, ...]:
+    abstract = _first(fields, "Abstract")
     if abstract is None:
         # No English abstract from the publisher: use an English OtherAbstract when there is one.
-        for other in citation.iterfind("OtherAbstract"):
+        for other in cited.get("OtherAbstract", ()):
             if other.get("Language", "eng") == "eng":
                 abstract = other
                 break
     if abstract is None:
         return ()
     sections = []
-    for part in abstract.iterfind("AbstractText"):
+    for part in abstract:
+        if part.tag != "AbstractText":
+            continue
         text = _text(part)
         if text:
             sections.append(
@@ -326,37 +360,38 @@ def _abstract(article: Any, citation: Any) -> tuple[AbstractSection, ...]:
     return tuple(sections)
 
 
-def _journal_abbreviation(journal: Any, citation: Any) -> str:
+def _journal_abbreviation(journal: Any, cited: Children) -> str:
     abbreviation = _text(journal.find("ISOAbbreviation")) if journal is not None else ""
-    return abbreviation or _text(citation.find("MedlineJournalInfo/MedlineTA"))
+    return abbreviation or _text(next(_grandchildren(cited, "MedlineJournalInfo", "MedlineTA"), None))
 
 
-def _publication_date(article: Any, journal: Any, book: Any) -> tuple[date | None, str]:
+def _publication_date(fields: Children, journal: Any, book: Any) -> tuple[date | None, str]:
     pub_date = None
     if journal is not None:
         pub_date = journal.find("JournalIssue/PubDate")
     if pub_date is None and book is not None:
         pub_date = book.find("PubDate")
     if pub_date is None:
-        pub_date = article.find("PubDate")
+        pub_date = _first(fields, "PubDate")
     if pub_date is not None:
-        date_parts = _first_children(pub_date)
-        medline_date = _text(date_parts.get("MedlineDate"))
+        date_parts = _children_by_tag(pub_date)
+        medline_date = _text(_first(date_parts, "MedlineDate"))
         if medline_date:
             return parse_date_text(medline_date), medline_date
-        parts = [_text(date_parts.get(name)) for name in ("Year", "Month", "Day", "Season")]
+        parts = [_text(_first(date_parts, name)) for name in ("Year", "Month", "Day", "Season")]
         if parts[0]:
             return parse_date_parts(*parts), " ".join(part for part in parts if part)
-    article_date = article.find("ArticleDate")
+    article_date = _first(fields, "ArticleDate")
     if article_date is not None:
-        parts = [_text(article_date.find(name)) for name in ("Year", "Month", "Day")]
+        date_parts = _children_by_tag(article_date)
+        parts = [_text(_first(date_parts, name)) for name in ("Year", "Month", "Day")]
         if parts[0]:
             return parse_date_parts(*parts), " ".join(part for part in parts if part)
     return None, ""
 
 
-def _authors(article: Any, book: Any) -> tuple[str, ...]:
-    author_list = article.find("AuthorList")
+def _authors(fields: Children, book: Any) -> tuple[str, ...]:
+    author_list = _first(fields, "AuthorList")
     if author_list is None and book is not None:
         author_list = book.find("AuthorList")
     if author_list is None:
@@ -365,46 +400,37 @@ def _authors(article: Any, book: Any) -> tuple[str, ...]:
     for author in author_list:
         if author.tag != "Author" or author.get("ValidYN", "Y") == "N":
             continue
-        parts = _first_children(author)
-        last = _text(parts.get("LastName"))
+        parts = _children_by_tag(author)
+        last = _text(_first(parts, "LastName"))
         if last:
-            initials = _text(parts.get("Initials"))
+            initials = _text(_first(parts, "Initials"))
             if not initials:
-                initials = "".join(word[0] for word in _text(parts.get("ForeName")).replace("-", " ").split() if word)
+                fore = _text(_first(parts, "ForeName"))
+                initials = "".join(word[0] for word in fore.replace("-", " ").split() if word)
             names.append(f"{last} {initials}".strip())
         else:
-            collective = _text(parts.get("CollectiveName"))
+            collective = _text(_first(parts, "CollectiveName"))
             if collective:
                 names.append(collective)
     return unique(names)
 
 
-def _first_children(elem: Any) -> dict[str, Any]:
-    """Return the first child element of each tag (one pass, cheaper than a find() per tag)."""
-    children: dict[str, Any] = {}
-    for child in elem:
-        children.setdefault(child.tag, child)
-    return children
-
-
-def _article_ids(pubmed_data: Any, citation: Any) -> dict[str, str]:
+def _article_ids(pubmed_data: Any, cited: Children) -> dict[str, str]:
     ids: dict[str, str] = {}
     # Only the record's own ArticleIdList: ReferenceList entries carry ArticleIdLists of cited works.
-    for holder in (pubmed_data, citation):
-        if holder is None:
-            continue
-        for article_id in holder.iterfind("ArticleIdList/ArticleId"):
-            id_type = article_id.get("IdType", "")
-            value = _text(article_id)
-            if id_type == "doi" and "doi" not in ids and normalise_doi(value):
-                ids["doi"] = normalise_doi(value)
-            elif id_type == "pmc" and "pmc" not in ids and normalise_pmcid(value):
-                ids["pmc"] = normalise_pmcid(value)
+    own_ids = pubmed_data.iterfind("ArticleIdList/ArticleId") if pubmed_data is not None else ()
+    for article_id in chain(own_ids, _grandchildren(cited, "ArticleIdList", "ArticleId")):
+        id_type = article_id.get("IdType", "")
+        value = _text(article_id)
+        if id_type == "doi" and "doi" not in ids and normalise_doi(value):
+            ids["doi"] = normalise_doi(value)
+        elif id_type == "pmc" and "pmc" not in ids and normalise_pmcid(value):
+            ids["pmc"] = normalise_pmcid(value)
     return ids
 
 
-def _elocation_doi(article: Any) -> str:
-    for location in article.iterfind("ELocationID"):
+def _elocation_doi(fields: Children) -> str:
+    for location in fields.get("ELocationID", ()):
         if location.get("EIdType") == "doi" and location.get("ValidYN", "Y") != "N":
             doi = normalise_doi(_text(location))
             if doi:
@@ -412,18 +438,16 @@ def _elocation_doi(article: Any) -> str:
     return ""
 
 
-def _other_pmcid(citation: Any) -> str:
-    for other in citation.iterfind("OtherID"):
+def _other_pmcid(cited: Children) -> str:
+    for other in cited.get("OtherID", ()):
         value = _text(other)
         if value.upper().startswith("PMC"):
             return normalise_pmcid(value)
     return ""
 
 
-def _mesh(citation: Any) -> tuple[MeshHeading, ...]:
-    # Direct child loops, not find()/iterfind(): a record holds a dozen headings and each path
-    # lookup costs as much as reading the heading.
-    mesh_list = citation.find("MeshHeadingList")
+def _mesh(cited: Children) -> tuple[MeshHeading, ...]:
+    mesh_list = _first(cited, "MeshHeadingList")
     if mesh_list is None:
         return ()
     headings = []
@@ -447,11 +471,11 @@ def _mesh(citation: Any) -> tuple[MeshHeading, ...]:
     return tuple(headings)
 
 
-def _comments_corrections(citation: Any) -> tuple[tuple[tuple[str, str], ...], set[str]]:
+def _comments_corrections(cited: Children) -> tuple[tuple[tuple[str, str], ...], set[str]]:
     """Return the (RefType, PMID) pairs, and every RefType (also of entries without a PMID)."""
     pairs: dict[tuple[str, str], None] = {}
     ref_types: set[str] = set()
-    for entry in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
+    for entry in _grandchildren(cited, "CommentsCorrectionsList", "CommentsCorrections"):
         ref_type = entry.get("RefType", "")
         ref_types.add(ref_type)
         pmid = _text(entry.find("PMID"))
