@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
-# What reading a broken file raises: truncated (EOFError), bad header or CRC (OSError), bad data.
-READ_ERRORS = (EOFError, OSError, zlib.error, isal_zlib.error)
+# What reading a broken file raises: truncated (EOFError), bad header or CRC (OSError), bad data
+# (isal's stub types its error as an instance, hence the cast).
+READ_ERRORS = (EOFError, OSError, zlib.error, cast(type[Exception], isal_zlib.error))
 
 
 def open_gzip(path: Path | str) -> BinaryIO:

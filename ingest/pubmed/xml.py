@@ -10,8 +10,8 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
-from itertools import chain
 from datetime import date
+from itertools import chain
 from typing import Any, BinaryIO
 
 from lxml import etree

@@ -170,3 +170,24 @@ def test_medline_lines_split_only_at_newlines_and_latin1_lines_are_kept(tmp_path
     first, second = iter_pubmed_file(path)
     assert isinstance(first, ParsedRecord) and first.title.endswith("breaks and a continuation.")
     assert isinstance(second, ParsedRecord) and second.title == "Café au lait"
+
+
+@pytest.mark.parametrize("where", ["deflate data", "checksum"])
+def test_gz_with_corrupt_data_yields_the_records_before_then_a_problem(tmp_path: Path, where: str) -> None:
+    body = (FIXTURES / "efetch_fields.xml").read_bytes()
+    inner = body.split(b"<PubmedArticleSet>")[1].replace(b"</PubmedArticleSet>", b"")
+    copies = [inner.replace(b"9000000", f"8{n:05d}".encode()) for n in range(200)]
+    # Two gzip members (as ``cat a.gz b.gz`` makes): the second one is broken.
+    first = gzip.compress(b"<PubmedArticleSet>" + b"".join(copies[:100]))
+    second = bytearray(gzip.compress(b"".join(copies[100:]) + b"</PubmedArticleSet>"))
+    if where == "deflate data":
+        second[10] ^= 0xFF  # the first block header: the decompressor fails on the data itself
+    else:
+        second[-8] ^= 0xFF  # the CRC-32 at the end of the member
+    broken = tmp_path / "broken.xml.gz"
+    broken.write_bytes(first + bytes(second))
+    items = list(iter_pubmed_file(broken))
+    assert isinstance(items[-1], ParseProblem) and items[-1].location == str(broken)
+    assert "truncated or unreadable" in items[-1].reason
+    records = items[:-1]
+    assert len(records) >= 400 and all(isinstance(item, ParsedRecord) and item.title for item in records)
