@@ -11,6 +11,10 @@ Phases, each in a fresh process with a fresh SQLite database (so peak memory is 
   records/s, beside the bare embedding throughput of the same model on the same texts in the
   same process (the ceiling), for each embedder setting asked for (runtime, batch size, max
   tokens), with each setting's bare speed-up over the first setting.
+- ``embedders``: bare encoding speed of every ``--embedders`` setting on the same texts (the
+  first ``--embed-texts`` of the sample), all in ONE process, in alternating rounds, with the
+  median speed-up over the first setting (the ratio that the 3x target is about, free of the
+  drift between processes).
 
     .venv/bin/python bench/ingest.py [--data ../shared/data] [--scales 25000,100000]
         [--sample 2000] [--embedders torch:32x256,onnx:32x256,onnx-int8:32x256] [--phases ...] [--json]
@@ -209,6 +213,55 @@ def phase_pipeline(sample: Path, workdir: Path, runtime: str, batch_size: int, m
     }
 
 
+def phase_embedders(sample: Path, workdir: Path, settings_list: list[str], count: int, rounds: int) -> dict[str, Any]:
+    """Encode the same texts with every setting in this process; rounds alternate the settings."""
+    import statistics
+
+    _django(workdir, "")
+    from django.conf import settings
+
+    from ingest.pubmed import iter_pubmed_file
+    from records.types import ParsedRecord
+    from search.embeddings import Embedder, document_text
+
+    texts = [document_text(r.title, r.abstract) for r in iter_pubmed_file(sample) if isinstance(r, ParsedRecord)]
+    texts = texts[:count]
+    embedders = []
+    for setting in settings_list:
+        runtime, batch, tokens = parse_embedder(setting)
+        embedder = Embedder(
+            settings.EMBEDDING_MODEL,
+            batch_size=batch,
+            max_tokens=tokens,
+            cache_dir=Path(settings.EMBEDDING_CACHE_DIR),
+            runtime=runtime,
+        )
+        embedder._encode(texts[:64])  # warm up
+        embedders.append(embedder)
+    rates: list[list[float]] = [[] for _ in embedders]
+    for _round in range(rounds):
+        for index, embedder in enumerate(embedders):
+            started = time.perf_counter()
+            embedder._encode(texts)  # bare: no cache, no database, no index
+            rates[index].append(len(texts) / (time.perf_counter() - started))
+    return {
+        "texts": len(texts),
+        "rounds": rounds,
+        "settings": [
+            {
+                "setting": setting,
+                "runtime": embedder.runtime,
+                "per_s": rates[index],
+                "median_per_s": statistics.median(rates[index]),
+                "median_speedup_vs_first": statistics.median(
+                    [mine / first for mine, first in zip(rates[index], rates[0], strict=True)]
+                ),
+            }
+            for index, (setting, embedder) in enumerate(zip(settings_list, embedders, strict=True))
+        ],
+    }
+
+
 def child(args: argparse.Namespace) -> None:
     workdir = Path(args.workdir)
     paths = [Path(p) for p in args.paths]
@@ -216,15 +269,18 @@ def child(args: argparse.Namespace) -> None:
         result = phase_parse(paths)
     elif args.phase == "load":
         result = phase_load(paths, workdir)
+    elif args.phase == "embedders":
+        result = phase_embedders(paths[0], workdir, args.embedder.split(","), args.embed_texts, args.rounds)
     else:
         runtime, batch, tokens = parse_embedder(args.embedder)
         result = phase_pipeline(paths[0], workdir, runtime, batch, tokens)
     print("RESULT " + json.dumps(result))
 
 
-def run_child(phase: str, paths: list[Path], workdir: Path, embedder: str = "32x256") -> dict[str, Any]:
+def run_child(phase: str, paths: list[Path], workdir: Path, embedder: str = "32x256", **options: int) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, __file__, "--child", phase, "--workdir", str(workdir), "--embedder", embedder]
+    command += ["--embed-texts", str(options.get("embed_texts", 320)), "--rounds", str(options.get("rounds", 3))]
     command += [str(p) for p in paths]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
@@ -266,7 +322,11 @@ def main() -> None:
         help="embedder settings RUNTIME:BATCHxMAXTOKENS (runtime onnx, onnx-int8 or torch), comma-separated;"
         " the first is the baseline of the speed-up column",
     )
-    parser.add_argument("--phases", default="parse,load,scale,pipeline")
+    parser.add_argument("--embed-texts", type=int, default=320, help="texts of the embedders phase")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the embedders phase")
+    parser.add_argument(
+        "--phases", default="parse,load,scale,pipeline", help="any of parse,load,scale,pipeline,embedders"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--backend",
@@ -331,6 +391,26 @@ def main() -> None:
                 )
                 if args.backend != "embedded":
                     rows[-1]["case"] += f", {args.backend}"
+        if "embedders" in phases:
+            sample = work / "sample.xml"
+            if not sample.exists():
+                write_sample_file(data, sample, args.sample)
+            result = run_child(
+                "embedders",
+                [sample],
+                work / "embedders",
+                embedder=args.embedders,
+                embed_texts=args.embed_texts,
+                rounds=args.rounds,
+            )
+            for row in result["settings"]:
+                rows.append(
+                    {
+                        "case": f"{result['texts']} texts, {row['setting']}",
+                        "phase": "bare embedding",
+                        **row,
+                    }
+                )
         if es_node is not None:
             es_node.cleanup()
     pipelines = [row for row in rows if row["phase"] == "full pipeline"]
@@ -341,6 +421,14 @@ def main() -> None:
         return
     print(f"{'case':<36} {'phase':<14} {'records':>8} {'rec/s':>9} {'peak MB':>8}  notes")
     for row in rows:
+        if row["phase"] == "bare embedding":
+            runs = " / ".join(f"{rate:.1f}" for rate in row["per_s"])
+            print(
+                f"{row['case']:<36} {row['phase']:<14} {'':>8} {row['median_per_s']:>9.1f} {'':>8}  "
+                f"{row['median_speedup_vs_first']:.2f}x the first (median of {len(row['per_s'])} rounds in one "
+                f"process: {runs}/s; ran {row['runtime']})"
+            )
+            continue
         if row["phase"] == "full pipeline":
             rate = row["pipeline_per_s"]
             notes = (
