@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from django.utils import timezone
 
 from ingest.pubmed import iter_input_paths
 from ingest.pubmed.ahead import iter_pubmed_file_ahead
+from ingest.pubmed.compressed import READ_ERRORS, open_maybe_gzipped
 from records.services import records_tombstone, records_upsert_batch
 from records.types import DeletedCitation, LoadCounts, ParsedRecord, ParseProblem
 
@@ -52,10 +51,7 @@ def last_file_of_each_pmid(paths: Sequence[Path]) -> dict[str, int]:
 
 def _scan_pmids(path: Path) -> Iterable[str]:
     try:
-        with path.open("rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gzipped else open
-        with opener(path, "rb") as stream:
+        with open_maybe_gzipped(path) as stream:
             tail = b"\n"
             patterns = None
             while True:
@@ -73,7 +69,7 @@ def _scan_pmids(path: Path) -> Iterable[str]:
                 if not chunk:
                     break
                 tail = buffer[limit:]
-    except (OSError, EOFError, zlib.error):
+    except READ_ERRORS:
         return
 
 

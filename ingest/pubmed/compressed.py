@@ -14,5 +14,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 READ_ERRORS = (EOFError, OSError, zlib.error, cast(type[Exception], isal_zlib.error))
 
 
-def open_gzip(path: Path | str) -> BinaryIO:
-    return igzip.open(path, "rb")  # type: ignore[return-value]
+def open_maybe_gzipped(path: Path) -> BinaryIO:
+    """Open ``path`` for reading bytes, decompressed when it starts with the gzip magic."""
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+    if magic == GZIP_MAGIC:
+        return igzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.pubmed.compressed import GZIP_MAGIC, READ_ERRORS, open_gzip
+from ingest.pubmed.compressed import GZIP_MAGIC, READ_ERRORS, open_maybe_gzipped
 from ingest.pubmed.medline import parse_medline_text
 from ingest.pubmed.xml import parse_pubmed_xml
 from records.types import ParsedItem, ParseProblem
@@ -58,7 +58,7 @@ def iter_pubmed_file(path: Path | str) -> Iterator[ParsedItem]:
         yield ParseProblem(location=location, reason=f"not PubMed XML or MEDLINE text (it starts with {preview!r})")
         return
     try:
-        with _open(path) as stream:
+        with open_maybe_gzipped(path) as stream:
             if kind == "xml":
                 yield from parse_pubmed_xml(stream, location=location)
             else:
@@ -77,14 +77,6 @@ def detect_format(head: bytes) -> str:
     if _MEDLINE_TAG.search(text):
         return "medline"
     return "unknown"
-
-
-def _open(path: Path) -> BinaryIO:
-    with path.open("rb") as raw:
-        magic = raw.read(2)
-    if magic == GZIP_MAGIC:
-        return open_gzip(path)
-    return path.open("rb")
 
 
 def _peek(path: Path) -> bytes:
