@@ -169,19 +169,26 @@ def parse_embedder(setting: str) -> tuple[str, int, int]:
     return runtime or "onnx", batch, tokens
 
 
+def sample_texts(sample: Path) -> list[str]:
+    """Return the texts the embedder reads for the records of ``sample`` (title and abstract)."""
+    from ingest.pubmed import iter_pubmed_file
+    from records.types import ParsedRecord
+    from search.embeddings import document_text
+
+    return [document_text(r.title, r.abstract) for r in iter_pubmed_file(sample) if isinstance(r, ParsedRecord)]
+
+
 def phase_pipeline(sample: Path, workdir: Path, runtime: str, batch_size: int, max_tokens: int) -> dict[str, Any]:
     os.environ.update(
         EMBEDDING_RUNTIME=runtime, EMBEDDING_BATCH_SIZE=str(batch_size), EMBEDDING_MAX_TOKENS=str(max_tokens)
     )
     _django(workdir, "grade,index")
     from ingest import runs, steps
-    from ingest.pubmed import iter_pubmed_file
-    from records.types import ParsedRecord
-    from search.embeddings import document_text, get_embedder
+    from search.embeddings import get_embedder
     from search.indexing import embed_pending
 
     embedder = get_embedder()  # loading the model is not part of either figure
-    texts = [document_text(r.title, r.abstract) for r in iter_pubmed_file(sample) if isinstance(r, ParsedRecord)]
+    texts = sample_texts(sample)
     embedder._encode(texts[:64])  # warm up
     started = time.perf_counter()
     embedder._encode(texts)  # bare: no cache, no database, no index
@@ -220,12 +227,9 @@ def phase_embedders(sample: Path, workdir: Path, settings_list: list[str], count
     _django(workdir, "")
     from django.conf import settings
 
-    from ingest.pubmed import iter_pubmed_file
-    from records.types import ParsedRecord
-    from search.embeddings import Embedder, document_text
+    from search.embeddings import Embedder
 
-    texts = [document_text(r.title, r.abstract) for r in iter_pubmed_file(sample) if isinstance(r, ParsedRecord)]
-    texts = texts[:count]
+    texts = sample_texts(sample)[:count]
     embedders = []
     for setting in settings_list:
         runtime, batch, tokens = parse_embedder(setting)
@@ -280,7 +284,8 @@ def child(args: argparse.Namespace) -> None:
 def run_child(phase: str, paths: list[Path], workdir: Path, embedder: str = "32x256", **options: int) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, __file__, "--child", phase, "--workdir", str(workdir), "--embedder", embedder]
-    command += ["--embed-texts", str(options.get("embed_texts", 320)), "--rounds", str(options.get("rounds", 3))]
+    for name, value in options.items():  # e.g. embed_texts=320 -> --embed-texts 320
+        command += [f"--{name.replace('_', '-')}", str(value)]
     command += [str(p) for p in paths]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
