@@ -148,18 +148,7 @@ def train(examples: Iterable[Example], *, check_sources: bool = False) -> Traini
 
     Raises ValueError when a split lacks examples of a class (too little data to train).
     """
-    usable = sorted((e for e in examples if e.indexed and e.label is not None), key=lambda e: (e.pmid, e.group))
-    splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
-    for example in usable:
-        splits[split_of(example.pmid)].append(example)
-    for name, rows in splits.items():
-        present = Counter(e.label for e in rows)
-        missing = [level.value for level in CLASSES if present[level.value] == 0]
-        if missing or present[OTHER] == 0:
-            raise ValueError(
-                f"too few labelled records to train: the {name} split has no {', '.join(missing) or OTHER} "
-                f"examples ({len(rows)} indexed records in it)"
-            )
+    splits = labelled_splits(examples)
     classifier = fit(splits["train"] + splits["dev"])
     artifact = classifier.to_bytes()
     version = artifact_version(artifact)
@@ -172,8 +161,29 @@ def train(examples: Iterable[Example], *, check_sources: bool = False) -> Traini
         "test_keyword_baseline": evaluate_baseline(splits["test"]),
     }
     if check_sources:
+        usable = sorted(splits["train"] + splits["dev"] + splits["test"], key=lambda e: (e.pmid, e.group))
         metrics["cross_source"] = cross_source_check(usable)
     return TrainingResult(classifier=classifier, artifact=artifact, version=version, metrics=metrics)
+
+
+def labelled_splits(examples: Iterable[Example]) -> dict[str, list[Example]]:
+    """Return the indexed, labelled examples by split ("train", "dev", "test"), each sorted by PMID.
+
+    Raises ValueError when a split lacks examples of a class (too little data to train).
+    """
+    usable = sorted((e for e in examples if e.indexed and e.label is not None), key=lambda e: (e.pmid, e.group))
+    splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    for example in usable:
+        splits[split_of(example.pmid)].append(example)
+    for name, rows in splits.items():
+        present = Counter(e.label for e in rows)
+        missing = [level.value for level in CLASSES if present[level.value] == 0]
+        if missing or present[OTHER] == 0:
+            raise ValueError(
+                f"too few labelled records to train: the {name} split has no {', '.join(missing) or OTHER} "
+                f"examples ({len(rows)} indexed records in it)"
+            )
+    return splits
 
 
 def fit(rows: Sequence[Example]) -> DesignClassifier:
@@ -183,8 +193,6 @@ def fit(rows: Sequence[Example]) -> DesignClassifier:
     out-of-fold probabilities. Averaging the fold models' weights gives one linear model whose
     scores on unseen records match the out-of-fold ones the thresholds were chosen on.
     """
-    from sklearn.linear_model import LogisticRegression
-
     texts = [model_text(e.title, e.abstract) for e in rows]
     text_tfidf = fit_tfidf(texts, ngram_range=(1, 2), min_df=3, max_features=60000)
     title_tfidf = fit_tfidf([e.title.lower() for e in rows], ngram_range=(1, 2), min_df=2, max_features=None)
@@ -202,23 +210,33 @@ def fit(rows: Sequence[Example]) -> DesignClassifier:
     folds = np.array([fold_of(e.pmid) for e in rows])
     for level in CLASSES:
         truth = labels == level.value
-        out_of_fold = np.zeros(len(rows))
-        weights, intercepts = [], []
-        for fold in range(FOLDS):
-            held = folds == fold
-            model = LogisticRegression(
-                C=REGULARISATION_C, solver="liblinear", class_weight="balanced", random_state=SEED
-            )
-            model.fit(matrix[~held], truth[~held])
-            out_of_fold[held] = model.decision_function(matrix[held])
-            weights.append(model.coef_.ravel())
-            intercepts.append(float(model.intercept_[0]))
-        classifier.weights[level.value] = np.mean(weights, axis=0).astype(np.float64)
-        classifier.intercepts[level.value] = float(np.mean(intercepts))
+        weight, intercept, out_of_fold = cross_fit(matrix, truth, folds)
+        classifier.weights[level.value] = weight
+        classifier.intercepts[level.value] = intercept
         classifier.thresholds[level.value] = choose_threshold(
             1.0 / (1.0 + np.exp(-out_of_fold)), truth, min_precision=TARGET_PRECISION[level.value]
         )
     return classifier
+
+
+def cross_fit(matrix: Any, truth: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Fit one logistic regression per fold, each leaving its fold out, for one class.
+
+    Returns the fold models' average weights and intercept (the model) and each row's decision
+    score from the fold model that did not see it (the out-of-fold scores).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    out_of_fold = np.zeros(len(truth))
+    weights, intercepts = [], []
+    for fold in range(FOLDS):
+        held = folds == fold
+        model = LogisticRegression(C=REGULARISATION_C, solver="liblinear", class_weight="balanced", random_state=SEED)
+        model.fit(matrix[~held], truth[~held])
+        out_of_fold[held] = model.decision_function(matrix[held])
+        weights.append(model.coef_.ravel())
+        intercepts.append(float(model.intercept_[0]))
+    return np.mean(weights, axis=0).astype(np.float64), float(np.mean(intercepts)), out_of_fold
 
 
 def choose_threshold(scores: np.ndarray, truth: np.ndarray, *, min_precision: float) -> float:
