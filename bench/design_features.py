@@ -36,13 +36,14 @@ import numpy as np  # noqa: E402
 from scipy import sparse  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_auc_score  # noqa: E402
 
-from records.evidence.classifier import CLASSES  # noqa: E402
+from records.evidence.classifier import CLASSES, sigmoid  # noqa: E402
 from records.evidence.training import (  # noqa: E402
     TARGET_PRECISION,
     choose_threshold,
+    classification_scores,
     cross_fit,
     examples_from_files,
-    fit,
+    fit_vectorisers,
     fold_of,
     labelled_splits,
 )
@@ -60,27 +61,22 @@ def recall_at_precision(truth: np.ndarray, scores: np.ndarray, min_precision: fl
     return float(recall[reaching].max()) if reaching.any() else 0.0
 
 
-def _sigmoid(scores: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-scores))
-
-
 def class_figures(matrix: Any, truth: np.ndarray, folds: np.ndarray, test: np.ndarray, level: str) -> dict:
     """Cross-fit one class on the non-test rows of ``matrix``; score the out-of-fold and test rows."""
     fitted = ~test
     weight, intercept, out_of_fold = cross_fit(matrix[fitted], truth[fitted], folds[fitted])
-    test_scores = _sigmoid(matrix[test] @ weight + intercept)
+    test_scores = sigmoid(matrix[test] @ weight + intercept)
     test_truth = truth[test]
     goal = GOAL_PRECISION[level]
-    threshold = choose_threshold(_sigmoid(out_of_fold), truth[fitted], min_precision=TARGET_PRECISION[level])
-    predicted = test_scores >= threshold
-    tp = int(np.sum(predicted & test_truth))
+    threshold = choose_threshold(sigmoid(out_of_fold), truth[fitted], min_precision=TARGET_PRECISION[level])
+    at_threshold = classification_scores(test_truth, test_scores >= threshold)
     return {
         "oof_auc": round(float(roc_auc_score(truth[fitted], out_of_fold)), 4),
         "oof_recall_at_goal": round(recall_at_precision(truth[fitted], out_of_fold, goal), 3),
         "test_auc": round(float(roc_auc_score(test_truth, test_scores)), 4),
         "threshold": threshold,
-        "test_precision": round(tp / max(int(predicted.sum()), 1), 3),
-        "test_recall": round(tp / max(int(test_truth.sum()), 1), 3),
+        "test_precision": at_threshold["precision"],
+        "test_recall": at_threshold["recall"],
         "test_recall_ceiling": round(recall_at_precision(test_truth, test_scores, goal), 3),
     }
 
@@ -96,8 +92,10 @@ def main() -> int:
         return 2
     splits = labelled_splits(examples_from_files([args.pubmed]))
     rows = splits["train"] + splits["dev"] + splits["test"]
-    test = np.array([i >= len(rows) - len(splits["test"]) for i in range(len(rows))])
-    current = fit(splits["train"] + splits["dev"]).features([e.title for e in rows], [e.abstract for e in rows])
+    test = np.arange(len(rows)) >= len(rows) - len(splits["test"])
+    current = fit_vectorisers(splits["train"] + splits["dev"]).features(
+        [e.title for e in rows], [e.abstract for e in rows]
+    )
     vectors = sparse.csr_matrix(embed_texts([document_text(e.title, e.abstract) for e in rows]).astype(np.float64))
     feature_sets = {"current": current, "embeddings": vectors}
     for scale in (float(s) for s in args.scales.split(",") if s.strip()):

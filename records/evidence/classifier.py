@@ -97,6 +97,11 @@ CUES: tuple[tuple[str, str], ...] = (
 _CUES = tuple((name, re.compile(pattern)) for name, pattern in CUES)
 
 
+def sigmoid(scores: np.ndarray) -> np.ndarray:
+    """Return the logistic function of linear decision scores: probabilities."""
+    return 1.0 / (1.0 + np.exp(-scores))
+
+
 def model_text(title: str, abstract: str) -> str:
     """Return the classifier's input: title and abstract only, lower-cased."""
     return f"{title}\n{abstract}".lower()
@@ -175,7 +180,7 @@ class DesignClassifier:
         result = {}
         for name, weight in self.weights.items():
             scores = matrix @ weight + self.intercepts[name]
-            result[name] = 1.0 / (1.0 + np.exp(-scores))
+            result[name] = sigmoid(scores)
         return result
 
     def predict(self, titles: Sequence[str], abstracts: Sequence[str]) -> list[Prediction]:

@@ -31,6 +31,7 @@ from records.evidence.classifier import (
     artifact_version,
     fit_tfidf,
     model_text,
+    sigmoid,
 )
 from records.evidence.levels import EvidenceLevel
 from records.evidence.rules import grade_by_rules
@@ -193,18 +194,7 @@ def fit(rows: Sequence[Example]) -> DesignClassifier:
     out-of-fold probabilities. Averaging the fold models' weights gives one linear model whose
     scores on unseen records match the out-of-fold ones the thresholds were chosen on.
     """
-    texts = [model_text(e.title, e.abstract) for e in rows]
-    text_tfidf = fit_tfidf(texts, ngram_range=(1, 2), min_df=3, max_features=60000)
-    title_tfidf = fit_tfidf([e.title.lower() for e in rows], ngram_range=(1, 2), min_df=2, max_features=None)
-    classifier = DesignClassifier(
-        text_tfidf=text_tfidf,
-        title_tfidf=title_tfidf,
-        weights={},
-        intercepts={},
-        thresholds={},
-        cue_scale=CUE_SCALE,
-        info={"trained_on": len(rows), "folds": FOLDS, "cues": len(CUES), "seed": SEED},
-    )
+    classifier = fit_vectorisers(rows)
     matrix = classifier.features([e.title for e in rows], [e.abstract for e in rows])
     labels = np.array([e.label for e in rows])
     folds = np.array([fold_of(e.pmid) for e in rows])
@@ -214,9 +204,25 @@ def fit(rows: Sequence[Example]) -> DesignClassifier:
         classifier.weights[level.value] = weight
         classifier.intercepts[level.value] = intercept
         classifier.thresholds[level.value] = choose_threshold(
-            1.0 / (1.0 + np.exp(-out_of_fold)), truth, min_precision=TARGET_PRECISION[level.value]
+            sigmoid(out_of_fold), truth, min_precision=TARGET_PRECISION[level.value]
         )
     return classifier
+
+
+def fit_vectorisers(rows: Sequence[Example]) -> DesignClassifier:
+    """Return a classifier whose TF-IDF vocabularies are fitted on ``rows``, without weights yet."""
+    texts = [model_text(e.title, e.abstract) for e in rows]
+    text_tfidf = fit_tfidf(texts, ngram_range=(1, 2), min_df=3, max_features=60000)
+    title_tfidf = fit_tfidf([e.title.lower() for e in rows], ngram_range=(1, 2), min_df=2, max_features=None)
+    return DesignClassifier(
+        text_tfidf=text_tfidf,
+        title_tfidf=title_tfidf,
+        weights={},
+        intercepts={},
+        thresholds={},
+        cue_scale=CUE_SCALE,
+        info={"trained_on": len(rows), "folds": FOLDS, "cues": len(CUES), "seed": SEED},
+    )
 
 
 def cross_fit(matrix: Any, truth: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -260,7 +266,8 @@ def choose_threshold(scores: np.ndarray, truth: np.ndarray, *, min_precision: fl
     return best_f1_threshold
 
 
-def _scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float | int]:
+def classification_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float | int]:
+    """Return precision, recall and F1 (rounded to 4 places) and the support of boolean predictions."""
     tp = int(np.sum(truth & predicted))
     fp = int(np.sum(~truth & predicted))
     fn = int(np.sum(truth & ~predicted))
@@ -281,7 +288,9 @@ def evaluate(classifier: DesignClassifier, rows: Sequence[Example]) -> dict[str,
     for level in CLASSES:
         name = level.value
         is_true = np.array([t == name for t in truth])
-        scores: dict[str, float | int | None] = dict(_scores(is_true, np.array([p == name for p in predicted])))
+        scores: dict[str, float | int | None] = dict(
+            classification_scores(is_true, np.array([p == name for p in predicted]))
+        )
         probs = np.array([p.probabilities[name] for p in predictions])
         scores["roc_auc"] = round(float(roc_auc_score(is_true, probs)), 4) if 0 < is_true.sum() < len(rows) else None
         result["classes"][name] = scores
@@ -304,7 +313,7 @@ def evaluate_baseline(rows: Sequence[Example]) -> dict[str, Any]:
     result: dict[str, Any] = {"records": len(rows), "classes": {}}
     for level in CLASSES:
         name = level.value
-        result["classes"][name] = _scores(
+        result["classes"][name] = classification_scores(
             np.array([t == name for t in truth]), np.array([p == name for p in predicted])
         )
     result["confusion"] = confusion(truth, predicted)
@@ -344,7 +353,7 @@ def cross_source_check(rows: Sequence[Example], folds: int = 3) -> dict[str, Any
     result: dict[str, Any] = {"folds": folds, "records": len(truth_all), "classes": {}}
     for level in CLASSES:
         name = level.value
-        result["classes"][name] = _scores(
+        result["classes"][name] = classification_scores(
             np.array([t == name for t in truth_all]), np.array([p == name for p in predicted_all])
         )
     return result
