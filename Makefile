@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EVIDENCE_SEED ?= $(wildcard ../shared/data/pubmed)
 export EVIDENCE_SEED
 
-.PHONY: run test lint format es-node bench venv venv-dev clean
+.PHONY: run test test-deps lint format es-node bench venv venv-dev clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,12 @@ venv-dev: $(BIN)/.installed-dev
 run: venv
 	bash scripts/run.sh
 
-test: venv-dev
+test: test-deps venv-dev
 	bash scripts/test.sh
+
+# System packages the suite needs (Redis, Chromium, Maven, a JDK): installed when missing.
+test-deps:
+	bash scripts/install_test_deps.sh
 
 lint: venv-dev
 	$(BIN)/ruff format --check .
