@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "search",
     "portal",
     "curation",
+    "guidelines",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,8 @@ from django.db import models
 class RecordKind(models.TextChoices):
     ARTICLE = "article", "Article"
     GUIDELINE = "guideline", "Guideline"
+    # One recommendation of a guideline (guidelines.Guideline): the unit a search lands on.
+    RECOMMENDATION = "recommendation", "Recommendation"
 
 
 class EvidenceRecord(models.Model):
@@ -42,6 +44,14 @@ class EvidenceRecord(models.Model):
     # Guidelines
     issuing_body = models.CharField(max_length=255, blank=True)
     recommendation_text = models.TextField(blank=True)
+    guideline = models.ForeignKey(
+        "guidelines.Guideline", null=True, blank=True, on_delete=models.SET_NULL, related_name="recommendations"
+    )
+    # {"number", "section", "strength", "certainty", "direction", "grade", "strength_wording",
+    #  "population", "anchor", "position"}: see ingest.guidelines.types.ParsedRecommendation.
+    recommendation = models.JSONField(default=dict, blank=True)
+    # A newer version of its guideline replaced it: reachable, but out of search results.
+    superseded = models.BooleanField(default=False)
 
     # Evidence grade (filled by records.grading); null until graded.
     # Null means "not graded yet", which differs from a graded "unknown".
@@ -92,6 +102,11 @@ class EvidenceRecord(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_searchable(self) -> bool:
+        """Whether the record belongs in the search index (not deleted, not superseded)."""
+        return self.deleted_at is None and not self.superseded
 
     @property
     def pubmed_url(self) -> str:

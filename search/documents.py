@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+# Tag names a backend reports as facets (facet name = tag name).
+TAG_FACETS = ("kind", "issuer", "strength")
+
+
+def tag_facets(tag_lists: Iterable[Iterable[str]]) -> dict[str, dict[str, int]]:
+    """Return {facet: {value: count}} over the tags of each document (each tag counted once per doc)."""
+    facets: dict[str, dict[str, int]] = {name: {} for name in TAG_FACETS}
+    for tags in tag_lists:
+        for tag in set(tags):
+            name, _, value = tag.partition(":")
+            counts = facets.get(name)
+            if counts is not None and value:
+                counts[value] = counts.get(value, 0) + 1
+    return facets
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,9 @@ class IndexDocument:
     language: str = ""
     free_full_text: bool = False
     retracted: bool = False
+    # Exact ``name:value`` keywords filtered and counted as facets (``kind:recommendation``,
+    # ``issuer:...``, ``strength:strong``); the names are TAG_FACETS.
+    tags: tuple[str, ...] = ()
     content_hash: str = ""
     vector: tuple[float, ...] | None = field(default=None, compare=False)
     # The model that produced ``vector``; backends store it and refuse a mismatch.

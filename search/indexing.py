@@ -36,6 +36,22 @@ def record_text(record: EvidenceRecord) -> str:
     return f"{abstract} {record.recommendation_text}".strip() if record.recommendation_text else abstract
 
 
+def record_tags(record: EvidenceRecord) -> list[str]:
+    """Return the filter tags of a record: its kind, and a recommendation's issuer and strength.
+
+    Tags are ``name:value`` strings that every backend stores as exact keywords (see
+    ``search.documents.TAG_FACETS``); articles carry only their kind.
+    """
+    tags = [f"kind:{record.kind}"]
+    if record.kind == "recommendation":
+        if record.issuing_body:
+            tags.append(f"issuer:{record.issuing_body}")
+        strength = (record.recommendation or {}).get("strength")
+        if strength:
+            tags.append(f"strength:{strength}")
+    return tags
+
+
 def document_for(
     record: EvidenceRecord, *, vector: Sequence[float] | np.ndarray | None = None, model: str = ""
 ) -> IndexDocument:
@@ -53,6 +69,7 @@ def document_for(
         "language": record.language,
         "free_full_text": record.free_full_text,
         "retracted": record.retracted,
+        "tags": record_tags(record),
     }
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return IndexDocument(
@@ -68,6 +85,7 @@ def document_for(
         language=record.language,
         free_full_text=record.free_full_text,
         retracted=record.retracted,
+        tags=tuple(fields["tags"]),  # type: ignore[arg-type]
         content_hash=digest,
         vector=tuple(float(v) for v in vector) if vector is not None else None,
         vector_model=model if vector is not None else "",
@@ -85,15 +103,15 @@ def records_index(*, record_ids: Sequence[int], backend: SearchBackend | None = 
     Returns the backend's report; raises SearchBackendError when the backend fails.
     """
     backend = backend or get_backend()
-    records = list(EvidenceRecord.objects.filter(id__in=list(record_ids)).select_related("index_entry"))
-    gone = [r for r in records if r.deleted_at is not None]
+    records = list(EvidenceRecord.objects.filter(id__in=list(record_ids)).select_related("index_entry", "guideline"))
+    gone = [r for r in records if not r.is_searchable]
     report = IndexReport()
     if gone:
         backend.delete_documents([r.uid for r in gone])
         IndexEntry.objects.filter(record__in=gone).delete()
     changed: list[tuple[EvidenceRecord, IndexDocument]] = []
     for record in records:
-        if record.deleted_at is not None:
+        if not record.is_searchable:
             continue
         doc = document_for(record)
         entry = getattr(record, "index_entry", None)
@@ -124,8 +142,8 @@ def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
     backend = backend or get_backend()
     entries = list(
         IndexEntry.objects.vector_pending()
-        .filter(record__deleted_at__isnull=True)
-        .select_related("record")
+        .filter(record__deleted_at__isnull=True, record__superseded=False)
+        .select_related("record", "record__guideline")
         .order_by("id")[: max(limit, 0)]
     )
     if not entries:
@@ -150,7 +168,8 @@ def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
 
 def _live_records() -> Iterator[list[EvidenceRecord]]:
     chunk: list[EvidenceRecord] = []
-    for record in EvidenceRecord.objects.filter(deleted_at__isnull=True).order_by("id").iterator(chunk_size=CHUNK):
+    live = EvidenceRecord.objects.filter(deleted_at__isnull=True, superseded=False).select_related("guideline")
+    for record in live.order_by("id").iterator(chunk_size=CHUNK):
         chunk.append(record)
         if len(chunk) >= CHUNK:
             yield chunk

@@ -216,7 +216,7 @@ class IndexStatus:
 def index_status() -> IndexStatus:
     """Return how many live records exist, are indexed, and have vectors."""
     return IndexStatus(
-        records=EvidenceRecord.objects.filter(deleted_at__isnull=True).count(),
+        records=EvidenceRecord.objects.filter(deleted_at__isnull=True, superseded=False).count(),
         indexed=IndexEntry.objects.count(),
         vectors_ready=IndexEntry.objects.filter(vector_ready=True).count(),
     )

@@ -48,7 +48,8 @@ def _mesh_descriptors(value: Any) -> list[str]:
 
 def _guideline_grade(record: EvidenceRecord) -> Grade:
     body = record.issuing_body or "its issuing body"
-    reason = f"a clinical practice guideline issued by {body}"
+    what = "a recommendation of " if record.kind == RecordKind.RECOMMENDATION else "a "
+    reason = f"{what}clinical practice guideline issued by {body}"
     suffix = "; retracted: never ranked as strong evidence" if record.retracted else ""
     return Grade(
         level=EvidenceLevel.GUIDELINE,
@@ -102,7 +103,7 @@ def grades_for(records: Sequence[EvidenceRecord], *, model: DesignClassifier | N
     """Return one grade per record: rules first, the classifier for records awaiting indexing."""
     grades: list[Grade] = []
     for record in records:
-        if record.kind == RecordKind.GUIDELINE:
+        if record.kind in (RecordKind.GUIDELINE, RecordKind.RECOMMENDATION):
             grades.append(_guideline_grade(record))
             continue
         grades.append(

@@ -45,6 +45,9 @@ class SearchFilters:
     free_full_text: bool | None = None
     languages: tuple[str, ...] = ()
     include_retracted: bool = True
+    # Each entry is a group of ``name:value`` tags: a document passes when it has at least one
+    # tag of every group (OR within a group, AND across groups).
+    tag_groups: tuple[tuple[str, ...], ...] = ()
 
     def is_empty(self) -> bool:
         return self == SearchFilters()

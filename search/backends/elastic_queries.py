@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from search.backends.base import LexicalQuery, SearchFilters
-from search.documents import IndexDocument
+from search.documents import IndexDocument, tag_facets
 
 # As in the embedded backend: "body" is the title repeated ``title_repeat`` times plus the
 # abstract, scored as one BM25 field; the separate fields can add per-field boosts on top.
@@ -27,6 +27,7 @@ FACET_FIELDS = {
     "language": "language",
 }
 FACET_BUCKETS = 1000
+TAGS_AGGREGATION = "tags"
 # Field types the backend relies on; an index that maps one differently is refused clearly.
 EXPECTED_TYPES = {
     "doc_id": "keyword",
@@ -42,6 +43,7 @@ EXPECTED_TYPES = {
     "language": "keyword",
     "free_full_text": "boolean",
     "retracted": "boolean",
+    "tags": "keyword",
     "content_hash": "keyword",
     VECTOR_FIELD: "dense_vector",
 }
@@ -82,6 +84,7 @@ def index_mappings(*, vector_dims: int | None, vector_index_type: str = "hnsw") 
             "language": {"type": "keyword"},
             "free_full_text": {"type": "boolean"},
             "retracted": {"type": "boolean"},
+            "tags": {"type": "keyword"},
             "content_hash": {"type": "keyword"},
             "vector_model": {"type": "keyword"},
             VECTOR_FIELD: vector,
@@ -120,6 +123,7 @@ def source_of(doc: IndexDocument, *, title_repeat: int = DEFAULT_TITLE_REPEAT) -
         "language": doc.language,
         "free_full_text": doc.free_full_text,
         "retracted": doc.retracted,
+        "tags": list(doc.tags),
         "content_hash": doc.content_hash,
     }
     if doc.vector is not None:
@@ -153,6 +157,8 @@ def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
         out.append(_any_term("language", filters.languages, case_insensitive=True))
     if not filters.include_retracted:
         out.append({"term": {"retracted": False}})
+    for group in filters.tag_groups:
+        out.append({"terms": {"tags": list(group)}})
     return out
 
 
@@ -221,8 +227,10 @@ def cosine_from_score(score: float) -> float:
 
 
 def facet_aggregations() -> dict[str, Any]:
-    """Return one terms aggregation per facet."""
-    return {name: {"terms": {"field": field, "size": FACET_BUCKETS}} for name, field in FACET_FIELDS.items()}
+    """Return one terms aggregation per facet, and one over the tags (split into facets later)."""
+    aggregations = {name: {"terms": {"field": field, "size": FACET_BUCKETS}} for name, field in FACET_FIELDS.items()}
+    aggregations[TAGS_AGGREGATION] = {"terms": {"field": "tags", "size": FACET_BUCKETS}}
+    return aggregations
 
 
 def facet_counts_from(aggregations: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -237,6 +245,12 @@ def facet_counts_from(aggregations: dict[str, Any]) -> dict[str, dict[str, int]]
             if key == "":
                 continue
             facets[name][key] = facets[name].get(key, 0) + int(bucket["doc_count"])
+    tag_counts = tag_facets(())
+    for bucket in aggregations.get(TAGS_AGGREGATION, {}).get("buckets", []):
+        name, _, value = str(bucket["key"]).partition(":")
+        if name in tag_counts and value:
+            tag_counts[name][value] = tag_counts[name].get(value, 0) + int(bucket["doc_count"])
+    facets.update(tag_counts)
     return facets
 
 

@@ -43,7 +43,7 @@ from search.backends.base import (
     SearchFilters,
 )
 from search.backends.embedded_store import Snapshot, State, check_vector, connect, grow_vectors
-from search.documents import IndexDocument
+from search.documents import IndexDocument, tag_facets
 
 # "body" is title + abstract in one field (BM25 over the whole text, with the title repeated
 # ``title_repeat`` times); the separate fields add per-field boosts on top.
@@ -61,6 +61,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("level", tokenizer_name="raw")
     sb.add_text_field("pubtype", tokenizer_name="raw")
     sb.add_text_field("language", tokenizer_name="raw")
+    sb.add_text_field("tag", tokenizer_name="raw")
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("free_full_text", indexed=True)
     sb.add_integer_field("retracted", indexed=True)
@@ -91,6 +92,7 @@ def _tantivy_document(doc: IndexDocument, title_repeat: int) -> tantivy.Document
         "level": doc.evidence_level or "unknown",
         "pubtype": [t.lower() for t in doc.publication_types] or [""],
         "language": (doc.language or "").lower(),
+        "tag": list(doc.tags) or [""],
         "year": doc.publication_year if doc.publication_year is not None else -1,
         "free_full_text": int(doc.free_full_text),
         "retracted": int(doc.retracted),
@@ -116,6 +118,8 @@ def filter_queries(filters: SearchFilters) -> list[tantivy.Query]:
         out.append(q.term_set_query(SCHEMA, "language", [lang.lower() for lang in filters.languages]))
     if not filters.include_retracted:
         out.append(q.term_query(SCHEMA, "retracted", 0))
+    for group in filters.tag_groups:
+        out.append(q.term_set_query(SCHEMA, "tag", list(group)))
     return [q.const_score_query(clause, 0.0) for clause in out]
 
 
@@ -231,7 +235,10 @@ class EmbeddedBackend(SearchBackend):
                 try:
                     reader = _Reader(path)
                 except (ValueError, OSError) as exc:
-                    raise SearchBackendUnavailable(f"cannot open index generation {name}: {exc}") from exc
+                    raise SearchBackendUnavailable(
+                        f"cannot open index generation {name}: {exc} (an index written by an older version"
+                        " of Evidence Portal is rebuilt by `python manage.py rebuild_index`)"
+                    ) from exc
                 self._readers = {name: reader}  # the old generation's reader is dropped
             return reader
 
@@ -356,10 +363,11 @@ class EmbeddedBackend(SearchBackend):
                     int(doc_id in vectors or keeps_vector),
                     doc.title,
                     json.dumps(list(doc.mesh_terms)),
+                    json.dumps(list(doc.tags)),
                 )
             )
         with conn:
-            conn.executemany("INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", params)
+            conn.executemany("INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
         state.version += 1
         state.write(path)
         if self.fixed_generation is None:  # a generation being rebuilt gets its index when switched live
@@ -460,6 +468,7 @@ class EmbeddedBackend(SearchBackend):
         facets: FacetCounts = {k: {} for k in ("evidence_level", "publication_year", "publication_type")}
         facets["free_full_text"] = {}
         facets["language"] = {}
+        facets.update(tag_facets(()))
         view = self._view()
         if view is None:
             return facets
@@ -475,6 +484,7 @@ class EmbeddedBackend(SearchBackend):
         facets["publication_type"] = dict(types)
         free = int(np.count_nonzero(snap.free_full_text[rows]))
         facets["free_full_text"] = {k: v for k, v in (("yes", free), ("no", rows.size - free)) if v}
+        facets.update(tag_facets(snap.tags[r] for r in rows.tolist()))
         return facets
 
     def document_ids(self) -> set[str]:

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS docs (
     retracted INTEGER NOT NULL,
     has_vector INTEGER NOT NULL,
     title TEXT NOT NULL,
-    mesh TEXT NOT NULL
+    mesh TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]'
 );
 """
 
@@ -139,11 +140,13 @@ class Snapshot:
     language: Categorical
     retracted: np.ndarray
     pubtypes: list[tuple[str, ...]]
+    tags: list[tuple[str, ...]]
     content_hash: dict[str, str]
     vectors: np.ndarray | None
     model: str
     dimension: int
     pubtype_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    tag_rows: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path, state: State) -> Snapshot:
@@ -157,15 +160,17 @@ class Snapshot:
         language = Categorical(n, "")
         retracted = np.zeros(n, dtype=bool)
         pubtypes: list[tuple[str, ...]] = [()] * n
+        tags: list[tuple[str, ...]] = [()] * n
+        by_tag: dict[str, list[int]] = {}
         hashes: dict[str, str] = {}
         by_type: dict[str, list[int]] = {}
         conn = connect(path)
         try:
             rows = conn.execute(
                 "SELECT doc_id, row, content_hash, level, year, pubtypes, free_full_text, language, retracted,"
-                " has_vector FROM docs"
+                " has_vector, tags FROM docs"
             )
-            for doc_id, row, chash, lvl, yr, ptypes, free, lang, retr, vec in rows:
+            for doc_id, row, chash, lvl, yr, ptypes, free, lang, retr, vec, doc_tags in rows:
                 if row >= n:
                     continue  # written after this state was read; the next version shows it
                 doc_ids[row] = doc_id
@@ -180,6 +185,10 @@ class Snapshot:
                 pubtypes[row] = types
                 for t in types:
                     by_type.setdefault(t.lower(), []).append(row)
+                if doc_tags != "[]":
+                    tags[row] = tuple(json.loads(doc_tags))
+                    for tag in tags[row]:
+                        by_tag.setdefault(tag, []).append(row)
                 hashes[doc_id] = chash
         finally:
             conn.close()
@@ -198,11 +207,13 @@ class Snapshot:
             language=language,
             retracted=retracted,
             pubtypes=pubtypes,
+            tags=tags,
             content_hash=hashes,
             vectors=vectors,
             model=state.model,
             dimension=state.dimension,
             pubtype_rows={t: np.asarray(r, dtype=np.int64) for t, r in by_type.items()},
+            tag_rows={t: np.asarray(r, dtype=np.int64) for t, r in by_tag.items()},
         )
 
     def mask(self, filters: SearchFilters) -> np.ndarray:
@@ -227,6 +238,13 @@ class Snapshot:
             m &= self.language.isin([lang.lower() for lang in filters.languages])
         if not filters.include_retracted:
             m &= ~self.retracted
+        for group in filters.tag_groups:
+            allowed = np.zeros_like(m)
+            for tag in group:
+                rows = self.tag_rows.get(tag)
+                if rows is not None:
+                    allowed[rows] = True
+            m &= allowed
         return m
 
     def rows_for(self, doc_ids: Iterable[str]) -> list[int]:

@@ -210,6 +210,59 @@ class BackendContract:
         assert backend.count(filters=SearchFilters(evidence_levels=("rct", "cohort"))) == 2
         assert backend.count(filters=SearchFilters(include_retracted=False)) == 3
 
+    def recommendations(self) -> list[IndexDocument]:
+        d = self.vector_dim
+        return [
+            self.doc(
+                "rec:1",
+                "Screening for lung cancer",
+                "Annual screening with low-dose computed tomography in adults aged 50 to 80 years.",
+                evidence_level="guideline",
+                tags=("kind:recommendation", "issuer:USPSTF", "strength:strong"),
+                vector=unit(d, (3, 1.0)),
+                vector_model=MODEL,
+            ),
+            self.doc(
+                "rec:2",
+                "Lung cancer screening in smokers",
+                "Consider screening for lung cancer in former smokers.",
+                evidence_level="guideline",
+                tags=("kind:recommendation", "issuer:VA/DoD", "strength:conditional"),
+                vector=unit(d, (3, 0.9), (4, 0.1)),
+                vector_model=MODEL,
+            ),
+            self.doc(
+                "art:1",
+                "Lung cancer screening trial",
+                "Randomised trial of lung cancer screening.",
+                evidence_level="rct",
+                tags=("kind:article",),
+                vector=unit(d, (3, 0.8), (4, 0.2)),
+                vector_model=MODEL,
+            ),
+        ]
+
+    def test_tag_groups_filter_inside_both_retrievers(self, backend: SearchBackend) -> None:
+        backend.index_documents(self.recommendations())
+        assert set(self.search(backend, "lung", tag_groups=(("kind:recommendation",),))) == {"rec:1", "rec:2"}
+        strong = (("kind:recommendation",), ("strength:strong",))
+        assert self.search(backend, "lung", tag_groups=strong) == ["rec:1"]
+        either = (("issuer:USPSTF", "issuer:VA/DoD"),)
+        assert set(self.search(backend, "lung", tag_groups=either)) == {"rec:1", "rec:2"}
+        assert self.search(backend, "lung", tag_groups=(("issuer:nobody",),)) == []
+        hits = backend.vector_search(
+            self.vec((3, 1.0)), filters=SearchFilters(tag_groups=(("strength:conditional",),)), limit=5
+        )
+        assert self.ids(hits) == ["rec:2"]
+        assert backend.count(filters=SearchFilters(tag_groups=(("kind:article",),))) == 1
+
+    def test_tags_are_counted_as_facets(self, backend: SearchBackend) -> None:
+        backend.index_documents(self.recommendations())
+        facets = backend.facet_counts(["rec:1", "rec:2", "art:1"])
+        assert facets["kind"] == {"recommendation": 2, "article": 1}
+        assert facets["issuer"] == {"USPSTF": 1, "VA/DoD": 1}
+        assert facets["strength"] == {"strong": 1, "conditional": 1}
+
     # --- vectors -----------------------------------------------------------------------------
     def test_vector_search_returns_nearest_first(self, backend: SearchBackend) -> None:
         backend.index_documents(self.corpus())
