@@ -220,3 +220,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Guidelines: a guideline older than this many years says so on its cards and page.
+GUIDELINE_STALE_YEARS = env_int("GUIDELINE_STALE_YEARS", 5)

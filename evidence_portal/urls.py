@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
     path("", include("curation.urls")),
+    path("", include("guidelines.urls")),
     path("", include("portal.urls")),
 ]

@@ -18,6 +18,7 @@ from ninja.throttling import SimpleRateThrottle
 from portal import presenters, selectors
 from portal.forms import (
     DEFAULT_PAGE_SIZE,
+    KIND_CHOICES,
     MAX_PAGE,
     MAX_PAGE_SIZE,
     MAX_PICO,
@@ -25,6 +26,7 @@ from portal.forms import (
     MAX_VALUES,
     MAX_YEAR,
     MIN_YEAR,
+    STRENGTH_CHOICES,
     SearchForm,
 )
 from records.evidence.levels import LEVELS
@@ -93,9 +95,39 @@ class LinksOut(Schema):
     source: str | None = Field(description="The publisher's page, for records that are not in PubMed")
 
 
+class GuidelineOut(Schema):
+    id: int
+    title: str
+    issuer: str = Field(description="Issuing body")
+    year: int | None
+    url: str | None = Field(description="The guideline document at its publisher")
+    version: str
+    page: str = Field(description="The guideline's page on this portal")
+    superseded: bool = Field(description="A newer version of this guideline replaced it")
+    outdated: bool = Field(description="Older than GUIDELINE_STALE_YEARS (default 5) years")
+
+
+class RecommendationOut(Schema):
+    text: str
+    number: str = Field(description="The recommendation's number in its guideline")
+    section: str
+    strength: str = Field(description="strong, conditional, insufficient, expert_opinion, or empty when not stated")
+    certainty: str = Field(description="Certainty of evidence: high, moderate, low, very_low, or empty when not stated")
+    direction: str = Field(description="for, against, or empty (e.g. an I statement)")
+    grade: str = Field(description="The issuer's own grade as printed (USPSTF B, GRADE 1B, ...)")
+    strength_wording: str = Field(description="The words in the document that gave the strength and certainty")
+    population: str
+    anchor: str
+    superseded: bool
+    source_url: str | None = Field(description="The source document, at this recommendation when it has an anchor")
+    page: str = Field(description="The guideline page on this portal, at this recommendation")
+    guideline: GuidelineOut
+
+
 class SearchResultOut(Schema):
     pmid: str | None
     uid: str
+    kind: str = Field(description="article, recommendation (one recommendation of a guideline) or guideline")
     title: str
     journal: str
     year: int | None
@@ -107,6 +139,7 @@ class SearchResultOut(Schema):
     snippet: str = Field(description="HTML: escaped text with matched terms in <mark>")
     score_breakdown: ScoreBreakdownOut | None
     links: LinksOut
+    recommendation: RecommendationOut | None = Field(description="Set for kind recommendation")
 
 
 class SearchOut(Schema):
@@ -149,6 +182,7 @@ class RecordOut(Schema):
     has_erratum: bool
     version: int
     links: LinksOut
+    recommendation: RecommendationOut | None
 
 
 EMPTY_SEARCH: dict[str, Any] = {"count": 0, "pending_vectors": 0, "results": [], "facets": {}}
@@ -187,6 +221,21 @@ class SearchParams(Schema):
         "Language code (eng, fre...); repeatable", items={"type": "string", "maxLength": 16}, maxItems=MAX_VALUES
     )
     free_full_text: str | None = _doc("Only records with free full text (PMC)", enum=["true", "false"])
+    kind: list[str] | None = _doc(
+        "Kind of record; repeatable",
+        items={"type": "string", "enum": [value for value, _ in KIND_CHOICES]},
+        maxItems=len(KIND_CHOICES),
+    )
+    issuer: list[str] | None = _doc(
+        "Guideline issuer (exact name, as in the issuer facet); repeatable",
+        items={"type": "string", "maxLength": 255},
+        maxItems=MAX_VALUES,
+    )
+    strength: list[str] | None = _doc(
+        "Recommendation strength; repeatable",
+        items={"type": "string", "enum": [value for value, _ in STRENGTH_CHOICES]},
+        maxItems=len(STRENGTH_CHOICES),
+    )
     sort: str | None = _doc("Order of results", enum=list(SORT_MODES), default="evidence")
     page: str | None = _doc("Page number", type="integer", minimum=1, maximum=MAX_PAGE, default=1)
     page_size: str | None = _doc(

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from ingest.guidelines.types import Strength
 from records.evidence.levels import LEVELS
 from search.backends.base import SearchFilters
 from search.types import SORT_MODES, SearchRequest
@@ -24,7 +25,14 @@ LEVEL_CHOICES = [(info.level.value, info.name) for info in LEVELS]
 SORT_CHOICES = [("evidence", "Best evidence"), ("relevance", "Relevance"), ("newest", "Newest")]
 assert tuple(value for value, _ in SORT_CHOICES) == SORT_MODES
 TEXT_PARAMS = ("q", "population", "intervention", "comparison", "outcome")
-FILTER_PARAMS = ("level", "year_from", "year_to", "type", "free_full_text", "language")
+FILTER_PARAMS = ("level", "year_from", "year_to", "type", "free_full_text", "language", "kind", "issuer", "strength")
+STRENGTH_CHOICES = [
+    (Strength.STRONG, "Strong"),
+    (Strength.CONDITIONAL, "Conditional"),
+    (Strength.INSUFFICIENT, "Insufficient evidence"),
+    (Strength.EXPERT_OPINION, "Expert opinion"),
+]
+KIND_CHOICES = [("recommendation", "Guideline recommendations"), ("guideline", "Guidelines"), ("article", "Articles")]
 
 
 class MultipleTextField(forms.Field):
@@ -67,6 +75,19 @@ class SearchForm(forms.Form):
     year_to = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label="To year")
     type = MultipleTextField(required=False, max_length=100, label="Publication type")
     language = MultipleTextField(required=False, max_length=16, label="Language")
+    kind = forms.MultipleChoiceField(
+        required=False,
+        choices=KIND_CHOICES,
+        label="Kind of record",
+        error_messages={"invalid_choice": "Unknown kind of record %(value)s."},
+    )
+    issuer = MultipleTextField(required=False, max_length=255, label="Guideline issuer")
+    strength = forms.MultipleChoiceField(
+        required=False,
+        choices=STRENGTH_CHOICES,
+        label="Recommendation strength",
+        error_messages={"invalid_choice": "Unknown recommendation strength %(value)s."},
+    )
     free_full_text = forms.TypedChoiceField(
         required=False,
         choices=[("", "Any"), ("true", "Yes"), ("false", "No")],
@@ -107,6 +128,7 @@ class SearchForm(forms.Form):
             publication_types=tuple(data.get("type") or ()),
             free_full_text=True if data.get("free_full_text") else None,
             languages=tuple(data.get("language") or ()),
+            tag_groups=tag_groups(data),
         )
         return SearchRequest(
             text=data.get("q") or "",
@@ -123,6 +145,16 @@ class SearchForm(forms.Form):
     def error_messages(self) -> dict[str, list[str]]:
         """Return the errors as plain ``{parameter: [message, ...]}``."""
         return {field: [str(message) for message in messages] for field, messages in self.errors.items()}
+
+
+def tag_groups(data: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """Return the index tag groups of the kind, issuer and strength filters (OR within, AND across)."""
+    groups = []
+    for param in ("kind", "issuer", "strength"):
+        values = data.get(param) or []
+        if values:
+            groups.append(tuple(f"{param}:{value}" for value in values))
+    return tuple(groups)
 
 
 def search_form(params: QueryDict) -> SearchForm:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 
+from guidelines.presenters import recommendation_payload
 from records.evidence.levels import LEVELS, level_info
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ def result_payload(result: SearchResult) -> dict[str, Any]:
     return {
         "pmid": record.pmid or None,
         "uid": record.uid,
+        "kind": record.kind,
         "title": record.title,
         "journal": record.journal,
         "year": record.publication_year,
@@ -119,6 +121,7 @@ def result_payload(result: SearchResult) -> dict[str, Any]:
         "snippet": result.snippet_html,
         "score_breakdown": breakdown_dict(result.breakdown),
         "links": record_links(record),
+        "recommendation": recommendation_payload(record),
     }
 
 
@@ -155,6 +158,7 @@ def record_payload(record: EvidenceRecord) -> dict[str, Any]:
         "has_erratum": bool(record.has_erratum),
         "version": record.version,
         "links": record_links(record),
+        "recommendation": recommendation_payload(record),
     }
 
 
@@ -289,4 +293,7 @@ def active_filters(data: dict[str, Any], params: QueryDict) -> list[Link]:
         links.append(Link(f"to {data['year_to']}", url_with(params, year_to=None)))
     if data.get("free_full_text"):
         links.append(Link("free full text", url_with(params, free_full_text=None)))
+    for param in ("kind", "issuer", "strength"):
+        for value in data.get(param) or []:
+            links.append(Link(value.replace("_", " "), url_with(params, **{param: toggled(data[param], value)})))
     return links

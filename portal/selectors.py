@@ -13,8 +13,9 @@ from django.http import QueryDict
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
+from guidelines.presenters import RecommendationView, recommendation_view
 from portal import presenters
-from portal.forms import SORT_CHOICES, SearchForm
+from portal.forms import KIND_CHOICES, SORT_CHOICES, STRENGTH_CHOICES, SearchForm
 from records.models import EvidenceRecord
 from search.backends.base import SearchBackendError, SearchBackendUnavailable
 from search.types import SearchPage, SearchRequest, SearchResult
@@ -28,7 +29,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
 
 def record_by_key(key: str) -> EvidenceRecord | None:
     """Return the live record addressed by a PMID (digits) or a uid (``source:id``), else None."""
-    records = EvidenceRecord.objects.filter(deleted_at__isnull=True)
+    records = EvidenceRecord.objects.filter(deleted_at__isnull=True).select_related("guideline")
     if key.isdigit():
         return records.filter(pmid=key).order_by("id").first()
     return records.filter(uid=key).first()
@@ -102,6 +103,14 @@ def add_to_collection_available() -> bool:
     return True
 
 
+# (parameter and facet name, heading, value labels) of the guideline filters on the search page.
+GUIDELINE_FACETS = (
+    ("kind", "Kind", dict(KIND_CHOICES)),
+    ("issuer", "Guideline issuer", {}),
+    ("strength", "Recommendation strength", dict(STRENGTH_CHOICES)),
+)
+
+
 @dataclass
 class ResultCard:
     result: SearchResult
@@ -109,6 +118,7 @@ class ResultCard:
     authors: str
     links: dict[str, str | None]
     url: str
+    recommendation: RecommendationView | None = None
 
 
 def search_context(form: SearchForm, params: QueryDict, page: SearchPage) -> dict[str, Any]:
@@ -122,6 +132,7 @@ def search_context(form: SearchForm, params: QueryDict, page: SearchPage) -> dic
             authors=presenters.first_authors(result.record),
             links=presenters.record_links(result.record),
             url=presenters.record_path(result.record) + (f"?{search_query}" if search_query else ""),
+            recommendation=recommendation_view(result.record),
         )
         for result in page.results
     ]
@@ -135,6 +146,14 @@ def search_context(form: SearchForm, params: QueryDict, page: SearchPage) -> dic
             page.facets, "language", "language", params, data.get("language") or [], labels=presenters.LANGUAGE_NAMES
         ),
         "free_full_text_count": presenters.free_full_text_count(page.facets),
+        "guideline_facets": [
+            (
+                name,
+                title,
+                presenters.value_facet(page.facets, name, name, params, data.get(name) or [], labels=labels),
+            )
+            for name, title, labels in GUIDELINE_FACETS
+        ],
         "year_min": year_min,
         "year_max": year_max,
         "sort_links": presenters.sort_links(params, page.request.sort, SORT_CHOICES),

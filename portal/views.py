@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from guidelines.presenters import recommendation_view
 from portal import presenters, selectors
 from portal.forms import SearchForm
 from records.citations import BIBTEX_MEDIA_TYPE, RIS_MEDIA_TYPE, records_to_bibtex, records_to_ris
@@ -56,6 +57,7 @@ def record_page(request: HttpRequest, key: str) -> HttpResponse:
         "similar_available": similar_available,
         "key": presenters.record_key(record),
         "add_to_collection": selectors.add_to_collection_available(),
+        "recommendation": recommendation_view(record),
     }
     return render(request, "portal/record.html", context)
 

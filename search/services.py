@@ -140,7 +140,9 @@ def search_records(request: SearchRequest) -> SearchPage:
         current_year=dt.date.today().year,
     )
     shown = ranked[(page - 1) * page_size : page * page_size]
-    page_rows = EvidenceRecord.objects.filter(uid__in=[i.doc_id for i in shown], deleted_at__isnull=True)
+    page_rows = EvidenceRecord.objects.filter(
+        uid__in=[i.doc_id for i in shown], deleted_at__isnull=True
+    ).select_related("guideline")
     by_uid = {r.uid: r for r in page_rows} if shown else {}
     stems = parsed.highlight_stems
     results = []

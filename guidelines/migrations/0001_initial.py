@@ -5,60 +5,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='GuidelineSource',
+            name="GuidelineSource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('protocol', models.CharField(choices=[('oai', 'OAI-PMH'), ('feed', 'RSS / Atom feed'), ('uspstf', 'USPSTF Prevention TaskForce API')], max_length=16)),
-                ('url', models.URLField(max_length=500)),
-                ('set_spec', models.CharField(blank=True, help_text='OAI-PMH set (optional)', max_length=255)),
-                ('metadata_prefix', models.CharField(blank=True, default='oai_dc', max_length=32)),
-                ('issuer', models.CharField(blank=True, help_text='Issuing body of what this source publishes', max_length=255)),
-                ('interval_hours', models.PositiveIntegerField(default=24)),
-                ('enabled', models.BooleanField(default=True)),
-                ('checkpoint', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "protocol",
+                    models.CharField(
+                        choices=[
+                            ("oai", "OAI-PMH"),
+                            ("feed", "RSS / Atom feed"),
+                            ("uspstf", "USPSTF Prevention TaskForce API"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("url", models.URLField(max_length=500)),
+                ("set_spec", models.CharField(blank=True, help_text="OAI-PMH set (optional)", max_length=255)),
+                ("metadata_prefix", models.CharField(blank=True, default="oai_dc", max_length=32)),
+                (
+                    "issuer",
+                    models.CharField(
+                        blank=True, help_text="Issuing body of what this source publishes", max_length=255
+                    ),
+                ),
+                ("interval_hours", models.PositiveIntegerField(default=24)),
+                ("enabled", models.BooleanField(default=True)),
+                ("checkpoint", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Guideline',
+            name="Guideline",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=32)),
-                ('source_id', models.CharField(max_length=255)),
-                ('aliases', models.JSONField(blank=True, default=list)),
-                ('title', models.TextField()),
-                ('match_title', models.CharField(db_index=True, editable=False, max_length=255)),
-                ('issuer', models.CharField(blank=True, max_length=255)),
-                ('match_issuer', models.CharField(blank=True, editable=False, max_length=255)),
-                ('year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('published', models.DateField(blank=True, null=True)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('doi', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('version', models.CharField(blank=True, max_length=64)),
-                ('language', models.CharField(blank=True, max_length=16)),
-                ('summary', models.TextField(blank=True)),
-                ('sections', models.JSONField(blank=True, default=list)),
-                ('rating_scheme', models.TextField(blank=True)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('first_harvested_at', models.DateTimeField()),
-                ('last_harvested_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('superseded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='supersedes', to='guidelines.guideline')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(max_length=32)),
+                ("source_id", models.CharField(max_length=255)),
+                ("aliases", models.JSONField(blank=True, default=list)),
+                ("title", models.TextField()),
+                ("match_title", models.CharField(db_index=True, editable=False, max_length=255)),
+                ("issuer", models.CharField(blank=True, max_length=255)),
+                ("match_issuer", models.CharField(blank=True, editable=False, max_length=255)),
+                ("year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("published", models.DateField(blank=True, null=True)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                ("doi", models.CharField(blank=True, db_index=True, max_length=255)),
+                ("version", models.CharField(blank=True, max_length=64)),
+                ("language", models.CharField(blank=True, max_length=16)),
+                ("summary", models.TextField(blank=True)),
+                ("sections", models.JSONField(blank=True, default=list)),
+                ("rating_scheme", models.TextField(blank=True)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("first_harvested_at", models.DateTimeField()),
+                ("last_harvested_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "superseded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="supersedes",
+                        to="guidelines.guideline",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['match_title', 'match_issuer', 'year'], name='guideline_match')],
-                'constraints': [models.UniqueConstraint(fields=('source', 'source_id'), name='unique_guideline_per_source_id')],
+                "indexes": [models.Index(fields=["match_title", "match_issuer", "year"], name="guideline_match")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("source", "source_id"), name="unique_guideline_per_source_id")
+                ],
             },
         ),
     ]
