@@ -27,6 +27,8 @@ BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 _lock = threading.Lock()
 _embedder: Embedder | None = None
+# Embedders of other models or runtimes (a re-embed, or an index built with another model).
+_others: dict[tuple[str, int, int, str], Embedder] = {}
 
 
 class EmbeddingError(Exception):
@@ -219,28 +221,66 @@ class DiskCache:
             conn.close()
 
 
-def get_embedder() -> Embedder:
-    """Return the process-wide embedder for ``settings.EMBEDDING_MODEL`` (loaded on first use).
+def get_embedder(model: str | None = None, runtime: str | None = None) -> Embedder:
+    """Return the process-wide embedder for ``model`` and ``runtime`` (default: the
+    ``EMBEDDING_MODEL`` and ``EMBEDDING_RUNTIME`` settings), loaded on first use.
 
-    Raises EmbeddingError when the model cannot be loaded.
+    Raises EmbeddingError when the model cannot be loaded or the runtime is unknown.
     """
     global _embedder
+    wanted = (
+        model or settings.EMBEDDING_MODEL,
+        settings.EMBEDDING_BATCH_SIZE,
+        settings.EMBEDDING_MAX_TOKENS,
+        runtime or settings.EMBEDDING_RUNTIME,
+    )
     with _lock:
-        wanted = (
-            settings.EMBEDDING_MODEL,
-            settings.EMBEDDING_BATCH_SIZE,
-            settings.EMBEDDING_MAX_TOKENS,
-            settings.EMBEDDING_RUNTIME,
-        )
-        if _embedder is None or _embedder.configured != wanted:
-            _embedder = Embedder(
-                settings.EMBEDDING_MODEL,
-                batch_size=settings.EMBEDDING_BATCH_SIZE,
-                max_tokens=settings.EMBEDDING_MAX_TOKENS,
-                cache_dir=Path(settings.EMBEDDING_CACHE_DIR),
-                runtime=settings.EMBEDDING_RUNTIME,
-            )
-        return _embedder
+        if model is None and runtime is None:
+            if _embedder is None or _embedder.configured != wanted:
+                _embedder = _others.get(wanted) or _new_embedder(wanted)
+            return _embedder
+        if _embedder is not None and _embedder.configured == wanted:
+            return _embedder
+        found = _others.get(wanted)
+        if found is None:
+            found = _others[wanted] = _new_embedder(wanted)
+        return found
+
+
+def _new_embedder(wanted: tuple[str, int, int, str]) -> Embedder:
+    name, batch_size, max_tokens, runtime = wanted
+    return Embedder(
+        name,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        cache_dir=Path(settings.EMBEDDING_CACHE_DIR),
+        runtime=runtime,
+    )
+
+
+def space_model(vector_model: str) -> tuple[str, str | None]:
+    """Return (model name, runtime) that produce vectors labelled ``vector_model``.
+
+    ``name#int8`` comes from the int8 ONNX runtime; any other label from the configured runtime
+    (torch and onnx give the same vectors), or onnx when int8 is configured.
+    """
+    if vector_model.endswith("#int8"):
+        return vector_model[: -len("#int8")], "onnx-int8"
+    return vector_model, (None if settings.EMBEDDING_RUNTIME != "onnx-int8" else "onnx")
+
+
+def embedder_for_space(space: tuple[str, int] | None) -> Embedder:
+    """Return the embedder whose vectors match an index's vector space (model name, dimension),
+    or the configured one when the index holds no vectors yet.
+
+    After a re-embed with another model the live generation records that model, and queries
+    and newly indexed records follow it. Raises EmbeddingError when the model cannot be loaded.
+    """
+    default = get_embedder()
+    if space is None or space[0] == default.model_name:
+        return default
+    name, runtime = space_model(space[0])
+    return get_embedder(name, runtime)
 
 
 def embed_texts(texts: Sequence[str]) -> np.ndarray:

@@ -11,17 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from records.models import EvidenceRecord
 from search.backends import get_backend
 from search.backends.base import IndexReport, SearchBackend, SearchBackendError, SearchFilters
 from search.documents import IndexDocument
-from search.embeddings import document_text, get_embedder
+from search.embeddings import Embedder, document_text, embedder_for_space, get_embedder
 from search.models import IndexEntry
 
 logger = logging.getLogger(__name__)
@@ -148,7 +151,8 @@ def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
     )
     if not entries:
         return 0
-    embedder = get_embedder()
+    # The live generation's model (a re-embed may have changed it), else the configured one.
+    embedder = embedder_for_space(backend.vector_space())
     done = 0
     for start in range(0, len(entries), EMBED_BATCH):
         batch = entries[start : start + EMBED_BATCH]
@@ -166,16 +170,27 @@ def embed_pending(*, limit: int, backend: SearchBackend | None = None) -> int:
     return done
 
 
-def _live_records() -> Iterator[list[EvidenceRecord]]:
+def _live_queryset() -> QuerySet[EvidenceRecord]:
+    return EvidenceRecord.objects.filter(deleted_at__isnull=True, superseded=False).select_related("guideline")
+
+
+def _live_records(size: int = CHUNK) -> Iterator[list[EvidenceRecord]]:
     chunk: list[EvidenceRecord] = []
-    live = EvidenceRecord.objects.filter(deleted_at__isnull=True, superseded=False).select_related("guideline")
-    for record in live.order_by("id").iterator(chunk_size=CHUNK):
+    for record in _live_queryset().order_by("id").iterator(chunk_size=size):
         chunk.append(record)
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
+
+
+# (phase, done, total): called as a rebuild goes; it may raise to stop the rebuild (a cancel).
+Progress = Callable[[str, int, int], None]
+# Records saved this long before a catch-up query may still have been uncommitted when it ran;
+# re-reading them costs a hash comparison each.
+CATCH_UP_MARGIN = timedelta(seconds=10)
+CATCH_UP_PASSES = 5
 
 
 @dataclass
@@ -184,65 +199,150 @@ class RebuildReport:
     indexed: int = 0
     with_vectors: int = 0
     dropped: list[str] = field(default_factory=list)
+    model: str = ""
+    caught_up: int = 0
 
 
-def rebuild_index(*, backend: SearchBackend | None = None) -> RebuildReport:
-    """Build a fresh generation from the database, verify its count, switch to it, keep the
-    previous live generation for rollback and drop older ones.
+class _Filler:
+    """Writes records into the generation being built and remembers what it wrote."""
 
-    Vectors whose text is already in the embedding disk cache are carried over; the rest are
-    left pending for ``embed_pending``. Raises SearchBackendError when verification fails (the
-    live generation is left untouched).
+    def __init__(self, target: SearchBackend, embedder: Embedder, *, embed_all: bool, progress: Progress) -> None:
+        self.target, self.embedder, self.embed_all, self.progress = target, embedder, embed_all, progress
+        self.hashes: dict[int, str] = {}
+        self.ready: set[int] = set()
+
+    def write(self, records: Sequence[EvidenceRecord], *, phase: str, done: int, total: int) -> int:
+        """Index ``records`` (vectors from the cache, or all embedded with ``embed_all``); return done."""
+        for start in range(0, len(records), EMBED_BATCH if self.embed_all else len(records) or 1):
+            part = records[start : start + (EMBED_BATCH if self.embed_all else len(records))]
+            texts = [_embedding_text(r) for r in part]
+            if self.embed_all:
+                vectors: dict[int, np.ndarray] = dict(enumerate(self.embedder.embed_texts(texts)))
+            else:
+                vectors = self.embedder.cached_vectors(texts)
+            docs = []
+            for i, record in enumerate(part):
+                vector = vectors.get(i)
+                model = self.embedder.model_name if vector is not None else ""
+                doc = document_for(record, vector=vector, model=model)
+                docs.append(doc)
+                self.hashes[record.id] = doc.content_hash
+                if vector is not None:
+                    self.ready.add(record.id)
+                else:
+                    self.ready.discard(record.id)
+            result = self.target.index_documents(docs)
+            if result.errors:
+                raise SearchBackendError(f"rebuild: {len(result.errors)} document(s) failed: {result.errors[0]}")
+            done += len(part)
+            self.progress(phase, done, total)
+        return done
+
+    def catch_up(self, since: datetime) -> tuple[int, datetime]:
+        """Re-apply records saved since ``since`` (a harvest running meanwhile); return how many
+        changed in the generation and the mark of the next pass."""
+        mark = timezone.now() - CATCH_UP_MARGIN
+        changed = list(EvidenceRecord.objects.filter(updated_at__gte=since).select_related("guideline").order_by("id"))
+        gone = [r for r in changed if not r.is_searchable and r.id in self.hashes]
+        if gone:
+            self.target.delete_documents([r.uid for r in gone])
+            for record in gone:
+                self.hashes.pop(record.id, None)
+                self.ready.discard(record.id)
+        redo = [r for r in changed if r.is_searchable and self.hashes.get(r.id) != document_for(r).content_hash]
+        if redo:
+            self.write(redo, phase="catching up with records saved meanwhile", done=0, total=len(redo))
+        return len(gone) + len(redo), mark
+
+
+def rebuild_index(
+    *,
+    backend: SearchBackend | None = None,
+    embedder: Embedder | None = None,
+    embed_all: bool = False,
+    batch_size: int = CHUNK,
+    progress: Progress | None = None,
+    on_generation: Callable[[str], None] | None = None,
+) -> RebuildReport:
+    """Build a fresh generation from the database, verify it, switch to it, keep the previous
+    live generation for rollback and drop older ones.
+
+    Vectors whose text is already in the embedding disk cache are carried over and the rest are
+    left pending for ``embed_pending``; with ``embed_all`` every record is embedded first by
+    ``embedder`` (a re-embed: the generation records that model, and the old generation stays
+    live until the new one is complete). Records saved while the generation fills (a harvest)
+    are caught up before and after the switch, so no write is lost to it. ``progress`` is told
+    (phase, done, total) and may raise to stop; ``on_generation`` gets the new generation's
+    name as soon as it exists. On any error or stop the new generation is dropped and the live
+    one is left untouched. Raises SearchBackendError when verification fails.
     """
     backend = backend or get_backend()
+    embedder = embedder or get_embedder()
+    say: Progress = progress or (lambda phase, done, total: None)
     old = backend.generations()
     previous_live = backend.live_generation()
+    since = timezone.now() - CATCH_UP_MARGIN
+    total = _live_queryset().count()
     generation = backend.create_generation()
-    target = backend.generation_backend(generation)
-    embedder = get_embedder()
-    report = RebuildReport(generation=generation)
-    ready: dict[int, str] = {}
-    hashes: dict[int, str] = {}
-    for chunk in _live_records():
-        cached = embedder.cached_vectors([_embedding_text(r) for r in chunk])
-        docs = []
-        for i, record in enumerate(chunk):
-            vector = cached.get(i)
-            doc = document_for(record, vector=vector, model=embedder.model_name if vector is not None else "")
-            docs.append(doc)
-            hashes[record.id] = doc.content_hash
-            if vector is not None:
-                ready[record.id] = doc.doc_id
-        target.index_documents(docs)
-        report.indexed += len(docs)
-    report.with_vectors = len(ready)
-    if target.count(filters=SearchFilters()) != report.indexed:
-        backend.drop_generation(generation)
-        raise SearchBackendError(f"rebuild verification failed: {report.indexed} records, index disagrees")
-    backend.switch_generation(generation)
+    if on_generation is not None:
+        on_generation(generation)
+    report = RebuildReport(generation=generation, model=embedder.model_name)
+    try:
+        target = backend.generation_backend(generation)
+        filler = _Filler(target, embedder, embed_all=embed_all, progress=say)
+        done = 0
+        say("filling the new generation", 0, total)
+        for chunk in _live_records(max(int(batch_size), 1)):
+            done = filler.write(chunk, phase="filling the new generation", done=done, total=total)
+        for _ in range(CATCH_UP_PASSES):
+            changed, since = filler.catch_up(since)
+            report.caught_up += changed
+            if not changed:
+                break
+        say("verifying", done, total)
+        report.indexed, report.with_vectors = len(filler.hashes), len(filler.ready)
+        if target.count(filters=SearchFilters()) != report.indexed:
+            raise SearchBackendError(f"rebuild verification failed: {report.indexed} records, index disagrees")
+        if embed_all and report.indexed and target.vector_space() != (embedder.model_name, embedder.dimension):
+            raise SearchBackendError(f"rebuild verification failed: vectors are not all from {embedder.model_name}")
+        say("switching", done, total)
+        backend.switch_generation(generation)
+    except BaseException:
+        if backend.live_generation() != generation:
+            backend.drop_generation(generation)
+        raise
+    _rewrite_entries(filler, embedder.model_name)
+    # Writes that reached the old generation between the last catch-up and the switch.
+    late = list(EvidenceRecord.objects.filter(updated_at__gte=since).values_list("id", flat=True))
+    for start in range(0, len(late), CHUNK):
+        records_index(record_ids=late[start : start + CHUNK], backend=backend)
+    # Keep the generation that was live until now, for rollback; drop the ones before it.
+    for name in old:
+        if name not in (generation, previous_live):
+            backend.drop_generation(name)
+            report.dropped.append(name)
+    say("done", done, total)
+    return report
+
+
+def _rewrite_entries(filler: _Filler, model: str) -> None:
     with transaction.atomic():
         IndexEntry.objects.all().delete()
-        uids = dict(EvidenceRecord.objects.filter(id__in=list(hashes)).values_list("id", "uid"))
+        uids = dict(EvidenceRecord.objects.filter(id__in=list(filler.hashes)).values_list("id", "uid"))
         IndexEntry.objects.bulk_create(
             [
                 IndexEntry(
                     record_id=rid,
                     doc_id=uids[rid],
                     content_hash=h,
-                    vector_ready=rid in ready,
-                    vector_model=embedder.model_name if rid in ready else "",
+                    vector_ready=rid in filler.ready,
+                    vector_model=model if rid in filler.ready else "",
                 )
-                for rid, h in hashes.items()
+                for rid, h in filler.hashes.items()
                 if rid in uids
             ],
             batch_size=1000,
         )
-    # Keep the generation that was live until now, for rollback; drop the ones before it.
-    for name in old:
-        if name not in (generation, previous_live):
-            backend.drop_generation(name)
-            report.dropped.append(name)
-    return report
 
 
 @dataclass

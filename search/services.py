@@ -22,7 +22,7 @@ from records.models import EvidenceRecord
 from search import highlight, ranking
 from search.backends import get_backend
 from search.backends.base import Hit, LexicalQuery, SearchBackend, SearchFilters
-from search.embeddings import EmbeddingError, embed_query, get_embedder
+from search.embeddings import EmbeddingError, embedder_for_space
 from search.models import IndexEntry
 from search.query import ParsedQuery, parse_request
 from search.types import SORT_MODES, SearchPage, SearchRequest, SearchResult
@@ -56,16 +56,17 @@ def _query_vector(backend: SearchBackend, text: str) -> Sequence[float] | None:
     """Return the query embedding, or None when vectors cannot be used (lexical still works)."""
     if not text or backend.vector_space() is None:
         return None
+    space = backend.vector_space()
     try:
-        embedder = get_embedder()
+        # The live generation records its model: after a re-embed, queries follow it.
+        embedder = embedder_for_space(space)
     except EmbeddingError:
         logger.exception("embedding model unavailable: searching lexically only")
         return None
-    space = backend.vector_space()
     if space is not None and (space[0], space[1]) != (embedder.model_name, embedder.dimension):
         logger.error("index vectors come from %s, the embedder is %s: vectors ignored", space, embedder.model_name)
         return None
-    return cast(Sequence[float], embed_query(text))
+    return cast(Sequence[float], embedder.embed_query(text))
 
 
 def retrieve(
@@ -182,7 +183,9 @@ def similar_records(*, record: EvidenceRecord, limit: int = 5) -> list[EvidenceR
     entry = IndexEntry.objects.filter(record=record, vector_ready=True).first()
     if entry is not None and backend.vector_space() is not None:
         try:
-            cached = get_embedder().cached_vectors([document_text(record.title, record_text(record))])
+            cached = embedder_for_space(backend.vector_space()).cached_vectors(
+                [document_text(record.title, record_text(record))]
+            )
             vector = cached.get(0)
         except EmbeddingError:
             vector = None
