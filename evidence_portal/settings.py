@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "portal",
     "curation",
     "guidelines",
+    "django_celery_beat",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +207,16 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Schedules live in the database (django-celery-beat), editable on the operations page.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "operations-watch-jobs": {"task": "operations.watch_jobs", "schedule": 30.0},
+}
+
+# --- Operations ---------------------------------------------------------------------------------
+# A running job (or a worker) silent for this long counts as dead: its job is failed with the
+# reason, its lock released, its partial generation dropped.
+OPS_HEARTBEAT_TIMEOUT = env_float("OPS_HEARTBEAT_TIMEOUT", 60.0)
 
 # --- Portal -------------------------------------------------------------------------------------
 PORTAL_API_RATE = env_str("PORTAL_API_RATE", "600/m")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
+    path("ops/", include("operations.urls")),
     path("", include("curation.urls")),
     path("", include("guidelines.urls")),
     path("", include("portal.urls")),
