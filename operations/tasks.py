@@ -8,9 +8,10 @@ is what Celery beat's database schedules call.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from operations import services
 from operations.registry import InvalidJobParams
@@ -19,10 +20,11 @@ from operations.registry import InvalidJobParams
 JOB_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
 
-@shared_task(name="operations.run_job", soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300, **JOB_OPTIONS)
-def run_job(job_id: int) -> str | None:
+@shared_task(name="operations.run_job", bind=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300, **JOB_OPTIONS)
+def run_job(self: Task, job_id: int) -> str | None:
     """Run the queued job ``job_id``; return its final status (None: not queued any more)."""
-    return services.job_execute(job_id=int(job_id))
+    worker = f"{self.request.hostname or services.worker_name()} pid {os.getpid()}"
+    return services.job_execute(job_id=int(job_id), worker=worker)
 
 
 @shared_task(name="operations.watch_jobs", soft_time_limit=60, time_limit=90, ignore_result=True)

@@ -175,14 +175,16 @@ def _live_queryset() -> QuerySet[EvidenceRecord]:
 
 
 def _live_records(size: int = CHUNK) -> Iterator[list[EvidenceRecord]]:
-    chunk: list[EvidenceRecord] = []
-    for record in _live_queryset().order_by("id").iterator(chunk_size=size):
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
+    """Yield live records in id order, ``size`` at a time. Each page is its own query, so no
+    cursor stays open while the caller writes (on SQLite an open read would pin a snapshot, and
+    the caller's next write fails as soon as another connection, a heartbeat, has committed)."""
+    last = 0
+    while True:
+        chunk = list(_live_queryset().filter(id__gt=last).order_by("id")[:size])
+        if not chunk:
+            return
         yield chunk
+        last = chunk[-1].id
 
 
 # (phase, done, total): called as a rebuild goes; it may raise to stop the rebuild (a cancel).
