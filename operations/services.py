@@ -235,9 +235,10 @@ def _heartbeat(job_id: int) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(heartbeat_interval()):
-                Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
-        except Exception:  # a beat that fails makes the job look dead, which the watcher handles
-            logger.exception("job %s: heartbeat failed", job_id)
+                try:
+                    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+                except Exception:  # a busy database: the next beat tries again
+                    logger.warning("job %s: heartbeat not recorded", job_id, exc_info=True)
         finally:
             connection.close()
 

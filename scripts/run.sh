@@ -28,6 +28,9 @@ trap cleanup EXIT INT TERM
 .venv/bin/celery -A evidence_portal worker --loglevel INFO --concurrency 1 \
   --logfile "$EVIDENCE_DATA_DIR/worker.log" &
 pids+=($!)
+# Schedules edited on /ops/sources/ (stored in the database) and the operations job watcher.
+.venv/bin/celery -A evidence_portal beat --loglevel INFO --logfile "$EVIDENCE_DATA_DIR/beat.log" &
+pids+=($!)
 .venv/bin/gunicorn evidence_portal.wsgi --config python:evidence_portal.gunicorn_conf \
   --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-$(nproc)}" --threads 1 \
   --access-logfile "$EVIDENCE_DATA_DIR/access.log" &

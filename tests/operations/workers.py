@@ -34,9 +34,9 @@ def ops_env(transactional_db: None, tmp_path: Path, redis_url: str, settings: An
         redis_url=redis_url,
         EVIDENCE_DATA_DIR=str(data),
         EMBEDDING_CACHE_DIR=str(django_settings.EMBEDDING_CACHE_DIR),
-        OPS_HEARTBEAT_TIMEOUT="4",
+        OPS_HEARTBEAT_TIMEOUT="10",
     )
-    settings.OPS_HEARTBEAT_TIMEOUT = 4
+    settings.OPS_HEARTBEAT_TIMEOUT = 10
     environment = HarvestEnv(env=env, folder=tmp_path)
     # Jobs started in this process go to the workers' broker.
     previous = app.conf.broker_url
