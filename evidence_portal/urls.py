@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from evidence_portal.api import api
+from guidelines.upload_views import guideline_upload_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
+    path("guidelines/upload/", guideline_upload_view, name="guideline-upload"),
     path("", include("curation.urls")),
     path("", include("guidelines.urls")),
     path("", include("portal.urls")),
