@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 EVIDENCE_SEED ?= $(wildcard ../shared/data/pubmed)
 export EVIDENCE_SEED
+EVIDENCE_GUIDELINE_SEED ?= $(wildcard ../shared/data/guidelines)
+export EVIDENCE_GUIDELINE_SEED
 
 .PHONY: run test test-deps lint format es-node bench venv venv-dev clean
 

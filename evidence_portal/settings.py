@@ -175,6 +175,7 @@ NCBI_API_KEY = env_optional("NCBI_API_KEY")
 NCBI_TOOL = env_str("NCBI_TOOL", "evidence-portal")
 EUTILS_BASE_URL = env_url("EUTILS_BASE_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/", ("http", "https"))
 EVIDENCE_SEED = env_optional("EVIDENCE_SEED")
+EVIDENCE_GUIDELINE_SEED = env_optional("EVIDENCE_GUIDELINE_SEED")
 DESIGN_CLASSIFIER_RETRAIN_AFTER = env_int("DESIGN_CLASSIFIER_RETRAIN_AFTER", 5000, minimum=1)
 # Harvest tuning (ingest): request timeout, PMIDs per efetch, retries of transient failures
 # (429, 5xx, timeouts, truncated bodies) with exponential backoff, an explicit shared request
