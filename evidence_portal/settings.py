@@ -188,7 +188,7 @@ EUTILS_RETRY_BASE_SECONDS = env_float("EUTILS_RETRY_BASE_SECONDS", 2.0)
 EUTILS_RATE_LIMIT = env_float("EUTILS_RATE_LIMIT", 0.0)
 INGEST_STALL_SECONDS = env_float("INGEST_STALL_SECONDS", 120.0)
 # Stages stored records are handed to (ingest.pipeline): grade, index, embed.
-INGEST_HANDOFF_STAGES = env_list("INGEST_HANDOFF_STAGES", ["grade", "index", "embed"])
+INGEST_HANDOFF_STAGES = env_list("INGEST_HANDOFF_STAGES", ["guidelines", "grade", "index", "embed"])
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))

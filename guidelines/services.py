@@ -29,6 +29,7 @@ from django.db.models import Q
 from guidelines.models import Guideline
 from ingest.guidelines.types import DeletedGuideline, ParsedGuideline, ParsedRecommendation
 from records.models import EvidenceRecord, RecordKind
+from records.types import AbstractSection, ParsedRecord
 
 RECORD_SOURCE = "guideline"
 GUIDELINE_PUBLICATION_TYPE = "Practice Guideline"
@@ -386,3 +387,55 @@ def guidelines_store(
                 guideline_store(parsed=item, harvested_at=harvested_at), recommendations=len(item.recommendations)
             )
     return counts
+
+
+GUIDELINE_PUBLICATION_TYPES = frozenset({"practice guideline", "guideline", "consensus development conference"})
+
+
+def _parsed_from_stored(record: EvidenceRecord) -> ParsedRecord:
+    """Return the parts of a stored PubMed record that the PubMed guideline reader reads."""
+    sections = tuple(
+        AbstractSection(text=str(s.get("text", "")), label=str(s.get("label", "")), category=str(s.get("category", "")))
+        for s in record.abstract_sections or []
+        if isinstance(s, dict)
+    )
+    if not sections and record.abstract:
+        sections = (AbstractSection(text=record.abstract),)
+    return ParsedRecord(
+        source=record.source,
+        source_id=record.source_id,
+        title=record.title,
+        abstract_sections=sections,
+        journal=record.journal,
+        publication_date=record.publication_date,
+        publication_date_raw=record.publication_date_raw,
+        authors=tuple(record.authors or ()),
+        doi=record.doi,
+        languages=tuple(record.languages or ()),
+        publication_types=tuple(record.publication_types or ()),
+        url=record.url,
+    )
+
+
+def guidelines_from_pubmed(*, record_ids: Sequence[int]) -> list[int]:
+    """Make guidelines of the PubMed records typed Practice Guideline, Guideline or Consensus
+    Development Conference among ``record_ids`` (recommendations split from their abstracts).
+
+    A hand-off stage: returns the ids of the recommendation records it changed, after handing
+    them on to grading and indexing itself.
+    """
+    from ingest.guidelines.pubmed import guideline_from_pubmed
+    from ingest.pipeline import records_changed
+
+    changed: list[int] = []
+    records = EvidenceRecord.objects.filter(id__in=list(record_ids), source="pubmed", deleted_at__isnull=True)
+    for record in records.iterator():
+        types = {str(t).lower() for t in record.publication_types or []}
+        if not types & GUIDELINE_PUBLICATION_TYPES:
+            continue
+        parsed = guideline_from_pubmed(_parsed_from_stored(record))
+        if parsed is not None:
+            changed.extend(guideline_store(parsed=parsed, harvested_at=record.last_harvested_at).changed_record_ids)
+    if changed:
+        transaction.on_commit(lambda: records_changed(changed))
+    return changed
