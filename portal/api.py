@@ -30,6 +30,7 @@ from portal.forms import (
     SearchForm,
 )
 from records.evidence.levels import LEVELS
+from search import clinical_queries
 from search.backends.base import SearchBackendUnavailable
 from search.types import SORT_MODES
 
@@ -235,6 +236,16 @@ class SearchParams(Schema):
         "Recommendation strength; repeatable",
         items={"type": "string", "enum": [value for value, _ in STRENGTH_CHOICES]},
         maxItems=len(STRENGTH_CHOICES),
+    )
+    question: str | None = _doc(
+        "Clinical question type (PubMed Clinical Queries filter): therapy, diagnosis, prognosis, etiology,"
+        " clinical_prediction, or systematic_reviews (PubMed's systematic review subset)",
+        enum=list(clinical_queries.QUESTION_CHOICES),
+    )
+    scope: str | None = _doc(
+        "Scope of the clinical question filter: broad (sensitive) or narrow (specific); ignored for systematic_reviews",
+        enum=list(clinical_queries.SCOPES),
+        default="broad",
     )
     sort: str | None = _doc("Order of results", enum=list(SORT_MODES), default="evidence")
     page: str | None = _doc("Page number", type="integer", minimum=1, maximum=MAX_PAGE, default=1)

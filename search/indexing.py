@@ -18,6 +18,7 @@ import numpy as np
 from django.db import transaction
 
 from records.models import EvidenceRecord
+from search import clinical_queries
 from search.backends import get_backend
 from search.backends.base import IndexReport, SearchBackend, SearchBackendError, SearchFilters
 from search.documents import IndexDocument
@@ -36,13 +37,27 @@ def record_text(record: EvidenceRecord) -> str:
     return f"{abstract} {record.recommendation_text}".strip() if record.recommendation_text else abstract
 
 
+def clinical_query_tags(record: EvidenceRecord) -> list[str]:
+    """Return the ``cq:<filter>`` tags of the PubMed Clinical Queries filters the record matches."""
+    fields = clinical_queries.RecordFields.build(
+        title=record.title,
+        abstract=record_text(record),
+        mesh_headings=[h for h in record.mesh_headings or [] if isinstance(h, dict)],
+        publication_types=[str(t) for t in record.publication_types or []],
+        keywords=[str(k) for k in record.keywords or []],
+        journal=record.journal_abbreviation,
+    )
+    return [clinical_queries.tag_of(key) for key in clinical_queries.matching_filters(fields)]
+
+
 def record_tags(record: EvidenceRecord) -> list[str]:
-    """Return the filter tags of a record: its kind, and a recommendation's issuer and strength.
+    """Return the filter tags of a record: its kind, the clinical-query filters it matches
+    (``cq:therapy_narrow``...), and a recommendation's issuer and strength.
 
     Tags are ``name:value`` strings that every backend stores as exact keywords (see
     ``search.documents.TAG_FACETS``); articles carry only their kind.
     """
-    tags = [f"kind:{record.kind}"]
+    tags = [f"kind:{record.kind}", *clinical_query_tags(record)]
     if record.kind == "recommendation":
         if record.issuing_body:
             tags.append(f"issuer:{record.issuing_body}")
