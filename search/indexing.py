@@ -55,7 +55,7 @@ def record_tags(record: EvidenceRecord) -> list[str]:
     (``cq:therapy_narrow``...), and a recommendation's issuer and strength.
 
     Tags are ``name:value`` strings that every backend stores as exact keywords (see
-    ``search.documents.TAG_FACETS``); articles carry only their kind.
+    ``search.documents.TAG_FACETS``).
     """
     tags = [f"kind:{record.kind}", *clinical_query_tags(record)]
     if record.kind == "recommendation":
