@@ -189,6 +189,9 @@ EUTILS_RATE_LIMIT = env_float("EUTILS_RATE_LIMIT", 0.0)
 INGEST_STALL_SECONDS = env_float("INGEST_STALL_SECONDS", 120.0)
 # Stages stored records are handed to (ingest.pipeline): grade, index, embed.
 INGEST_HANDOFF_STAGES = env_list("INGEST_HANDOFF_STAGES", ["guidelines", "grade", "index", "embed"])
+# Largest guideline file or download a reader accepts (bytes, after gunzip); larger ones are
+# reported as a problem, never read.
+GUIDELINE_MAX_BYTES = env_int("GUIDELINE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))

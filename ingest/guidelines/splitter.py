@@ -127,6 +127,7 @@ def split_guideline_text(text: str) -> SplitResult:
     if not text:
         return SplitResult((), ())
     blocks, sections = _blocks(text[:MAX_TEXT_CHARS])
+    blocks = [part for block in blocks for part in _split_on_inner_labels(block)]
     for block in blocks:
         _find_label(block)
     labelled = sum(1 for b in blocks if b.label and not b.excluded)
@@ -285,6 +286,38 @@ def _new_block(body: str, depth: int, section: str, excluded: bool, number: str)
             body = rest
     block.lines.append(body)
     return block
+
+
+_INNER_LABEL = re.compile(r"[(\[]\s*([^()\[\]]{1,120}?)\s*[)\]]\s*[.;]?\s+(?=[A-Z\u00c0-\u00de])")
+
+
+def _split_on_inner_labels(block: _Block) -> list[_Block]:
+    """Split a paragraph holding several labelled sentences ("... (strong, high). We suggest ...")."""
+    if block.children or len(block.lines) > 40:
+        return [block]
+    text = " ".join(block.lines)
+    cuts = [m.end() for m in _INNER_LABEL.finditer(text) if is_strength_label(m.group(1))]
+    if not cuts:
+        return [block]
+    parts, start = [], 0
+    for cut in [*cuts, len(text)]:
+        piece = text[start:cut].strip()
+        if piece:
+            parts.append(piece)
+        start = cut
+    out = []
+    for index, piece in enumerate(parts):
+        out.append(
+            _Block(
+                depth=block.depth,
+                lines=[piece],
+                section=block.section,
+                number=block.number if index == 0 else "",
+                excluded=block.excluded,
+                prefixed=block.prefixed and index == 0,
+            )
+        )
+    return out
 
 
 def _find_label(block: _Block) -> None:

@@ -219,8 +219,8 @@ _LABEL_VOCABULARY = frozenset(
 _AGAINST_TEXT = re.compile(
     r"\b(?:recommends? against|recommended against|suggests? against|suggests? not|advises? against"
     r"|(?:is|are) not (?:generally |routinely )?recommended|not (?:generally )?recommended"
-    r"|(?:should|must) not|shouldn't|do not|don't"
-    r"|not be (?:offered|used|given|performed|prescribed|routinely)|avoid|discourage[sd]?"
+    r"|(?:should|must) not|shouldn't|^(?:do not|don't|avoid|never)|(?:clinicians|providers|you)(?: should)? avoid"
+    r"|not be (?:offered|used|given|performed|prescribed|routinely)|discourage[sd]?"
     r"|against (?:the )?(?:use|routine|offering))\b"
 )
 _INSUFFICIENT_TEXT = re.compile(
@@ -237,6 +237,13 @@ _STRONG_TEXT = re.compile(
 )
 
 
+def first_sentence(text: str) -> str:
+    """Return the opening sentence of ``text`` (the part that states a recommendation's verb)."""
+    head = (text or "")[:1500]
+    match = re.search(r"[.!?](?:\s+(?=[A-Z\u00c0-\u00de\"“(])|\s*\n)", head)
+    return head[: match.start() + 1] if match else head
+
+
 def wording_rating(text: str) -> StrengthRating:
     """Return the strength and direction a recommendation's own words state.
 
@@ -244,8 +251,8 @@ def wording_rating(text: str) -> StrengthRating:
     "insufficient evidence to recommend for or against" -> insufficient; "should" / "offer" /
     "recommend" -> strong. Certainty comes from GRADE phrases in the text when present.
     """
-    low = _norm(text)[:4000]
-    certainty = certainty_from_text(low)
+    certainty = certainty_from_text(_norm(text)[:4000])
+    low = _norm(first_sentence(text))
     if _INSUFFICIENT_TEXT.search(low):
         return StrengthRating(Strength.INSUFFICIENT, certainty, Direction.UNSTATED)
     direction = Direction.AGAINST if _AGAINST_TEXT.search(low) else Direction.FOR
@@ -262,7 +269,7 @@ def wording_rating(text: str) -> StrengthRating:
 
 def direction_from_text(text: str) -> str:
     """Return "against" when the sentence recommends against, "for" when it recommends, else ""."""
-    low = _norm(text)[:4000]
+    low = _norm(first_sentence(text))
     if _INSUFFICIENT_TEXT.search(low):
         return Direction.UNSTATED
     if _AGAINST_TEXT.search(low):
