@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from ingest.guidelines.splitter import split_guideline_text
 from ingest.guidelines.types import ParsedGuideline
 from records.types import ParsedRecord
 
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 GUIDELINE_TYPES = frozenset({"practice guideline", "guideline", "consensus development conference"})
+
+
+def _year(raw: str) -> int | None:
+    match = _YEAR.search(raw or "")
+    return int(match.group(1)) if match else None
 
 
 def is_guideline_record(record: ParsedRecord) -> bool:
@@ -35,7 +43,7 @@ def guideline_from_pubmed(record: ParsedRecord) -> ParsedGuideline | None:
         source_id=record.source_id,
         title=record.title,
         issuer=issuer,
-        year=record.publication_date.year if record.publication_date else None,
+        year=record.publication_date.year if record.publication_date else _year(record.publication_date_raw),
         published=record.publication_date,
         url=record.url or (f"https://pubmed.ncbi.nlm.nih.gov/{record.source_id}/" if record.source == "pubmed" else ""),
         doi=record.doi,

@@ -27,7 +27,12 @@ def guideline_data(shared_data: Path) -> Path:
 
 def test_every_shared_guideline_file_loads_and_a_second_load_changes_nothing(guideline_data: Path) -> None:
     first = load_guideline_paths(paths=[guideline_data])
-    assert first.problems == []
+    # The shared set holds two files that are no guideline: an OAI-PMH error response (badVerb)
+    # and a bare Dublin Core document outside an OAI-PMH envelope. Both are reported, not fatal.
+    assert sorted(Path(p.location).name for p in first.problems) == [
+        "caseyamcl__phpoaipmh__tests--SampleXML--BadResponseNonExistentVerb.xml",
+        "infrae__pyoai__src--oaipmh--tests--fake1--00006.xml",
+    ]
     assert first.files >= 150
     assert first.new >= 100
     recommendations = EvidenceRecord.objects.filter(kind="recommendation", deleted_at__isnull=True)
