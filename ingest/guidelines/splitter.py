@@ -30,6 +30,7 @@ from ingest.guidelines.strength import (
     StrengthRating,
     certainty_from_text,
     direction_from_text,
+    first_sentence,
     grade_label,
     is_strength_label,
     normalise_strength,
@@ -67,6 +68,8 @@ class _Block:
     label: str = ""
     excluded: bool = False
     prefixed: bool = False  # starts "Recommendation N" / "Recommendation:"
+    collecting: bool = False  # ends with ":": the list that follows belongs to it
+    heading_number: str = ""  # the number of a "Recommendation N" heading above it
     children: list[str] = field(default_factory=list)
 
     @property
@@ -78,7 +81,7 @@ class _Block:
 
 
 _BULLET = re.compile(
-    r"^(\s*)(?:[•\u2022\u25aa\u25cf\u25e6\u2023\u2043\u2219·▪◦●○■□➢►\-\u2013*]|(\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\)))\s+"
+    r"^(\s*)(?:[•\u2022\u25aa\u25cf\u25e6\u2023\u2043\u2219·▪◦●○■□➢►\-\u2013*]|(\(?\d{1,3}[a-z]?[.)]|\(?[a-z][.)]|\([ivx]{1,4}\)))\s+"
 )
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){1,3}[a-z]?)\s+(?=\S)")
@@ -86,6 +89,7 @@ _REC_PREFIX = re.compile(
     r"^\s*(?:key\s+)?recommendations?\s*(?:(?:no\.?|#)\s*)?(\d{1,3}(?:\.\d{1,3})*[a-z]?|[ivx]{1,5}|[a-z])?\s*[:.\-\u2013)]?\s*",
     re.I,
 )
+_REC_HEADING = re.compile(r"(?i)^(?:key\s+)?recommendations?\s+(?:no\.?\s*|#\s*)?(\d{1,3}(?:\.\d{1,3})*[a-z]?)\s*:?$")
 _LABEL_AT_END = re.compile(r"(?:[(\[]\s*([^()\[\]]{1,120}?)\s*[)\]])\s*[.;:]?\s*$")
 _INLINE_STRENGTH = re.compile(
     r"(?:strength of (?:the )?recommendation|recommendation strength|grade of recommendation|empfehlungsgrad)\s*[:=]\s*"
@@ -111,6 +115,12 @@ _CUE = re.compile(
     r"|administered|referred|avoided|initiated|started|discontinued|continued|provided|assessed|evaluated|receive)\b"
     r"|\((?:not|generally not|not generally) recommended\)"
     r"|^(?:offer|consider|do not offer|do not use|do not routinely|avoid|don't offer)\b"
+    r"|,\s+(?:consider|offer|do not offer)\s"
+    r"|^(?:administer|assess|begin|check|continue|discontinue|document|educate|encourage|evaluate|give|initiate"
+    r"|make|monitor|obtain|order|perform|prescribe|provide|refer|reassess|recommend|rule[- ]in|rule[- ]out|screen"
+    r"|start|stop|test|treat|use|vaccinate|counsel|advise|ensure|measure|repeat|review|limit|maintain)\b(?! of\b)"
+    r"|\b(?:should|must)\s+(?:not\s+)?(?:\w+ly\s+)?(?:be\s+)?[a-z]{3,}"
+    r"|\b(?:is|are)\s+(?:not\s+)?(?:generally\s+|routinely\s+)?(?:indicated|contraindicated|required|necessary)\b"
     r"|\b(?:concludes?|found) that the (?:current )?evidence is insufficient\b"
     r"|\bthere is (?:insufficient|inconclusive) evidence to (?:recommend|support|assess)\b"
     r"|\b(?:soll|sollte|kann)\b.*\b(?:werden|erfolgen|durchgeführt|eingesetzt|angeboten)\b",
@@ -141,7 +151,7 @@ def split_guideline_text(text: str) -> SplitResult:
         if labelled >= 1:
             if block.label or (block.prefixed and _CUE.search(body)):
                 chosen.append(block)
-        elif block.label or block.prefixed or _CUE.search(body[:1500]):
+        elif block.label or block.prefixed or _CUE.search(first_sentence(body)):
             chosen.append(block)
     recommendations = _recommendations(chosen)
     return SplitResult(tuple(sections), tuple(recommendations))
@@ -182,9 +192,14 @@ def _is_heading_line(line: str, previous_ended: bool) -> bool:
     stripped = line.strip()
     if not stripped or not previous_ended:
         return False
-    if len(stripped) > 90 or len(stripped.split()) > 12:
+    words = stripped.split()
+    if len(stripped) > 140 or len(words) > 16:
+        return False
+    if len(words) > 12 and sum(w[:1].isupper() for w in words) < 0.6 * len(words):
         return False
     if stripped.endswith((".", ",", ";", "?", "!")) or stripped[0].islower():
+        return False
+    if re.match(r"(?i)^(?:notes?|nb|remarks?|examples?|caution|important)\b", stripped):
         return False
     if _LABEL_AT_END.search(stripped) and is_strength_label(_LABEL_AT_END.search(stripped).group(1)):  # type: ignore[union-attr]
         return False
@@ -192,7 +207,7 @@ def _is_heading_line(line: str, previous_ended: bool) -> bool:
         return False
     if stripped.endswith(":") and len(stripped.split()) > 5:
         return False
-    if _CUE.search(stripped):
+    if _CUE.search(stripped) and len(stripped.split()) >= 4:
         return False
     letters = [c for c in stripped if c.isalpha()]
     return len(letters) >= 3
@@ -205,6 +220,7 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
     excluded = False
     current: _Block | None = None
     previous_ended = True
+    heading_number = ""
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = raw[:MAX_LINE_CHARS].rstrip()
         if not line.strip():
@@ -225,6 +241,13 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
         if heading is None and (not bullet or bullet.group(2)) and _is_heading_line(line, previous_ended):
             heading = line.strip().rstrip(":").strip()
         if heading is not None:
+            numbered_heading = _REC_HEADING.match(heading)
+            if numbered_heading:
+                heading_number = numbered_heading.group(1)
+                current = None
+                previous_ended = True
+                continue
+            heading_number = ""
             if heading and not (heading.startswith("•") or len(heading) > 200):
                 meta = bool(_EXCLUDED_HEADING.search(heading)) and not re.search(
                     r"(?i)^(?:summary of )?(?:key |major )?recommendations?\b(?! (?:grad|strength|categor|definition))",
@@ -244,11 +267,17 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
             depth = len(bullet.group(1).replace("\t", "  ")) // 2
             body = line[bullet.end() :].strip()
             number = (bullet.group(2) or "").strip("().")
-            if current is not None and current.depth >= 0 and depth > current.depth and not current.label:
-                current.children.append(("  " * (depth - current.depth - 1)) + "• " + body)
+            if (
+                current is not None
+                and not _closed(current)
+                and ((current.depth >= 0 and depth > current.depth) or (current.collecting and depth >= current.depth))
+            ):
+                indent = "  " * max(0, depth - max(current.depth, 0) - (1 if current.depth >= 0 else 0))
+                current.children.append(indent + "• " + body)
                 previous_ended = bool(_SENTENCE_END.search(body))
                 continue
             current = _new_block(body, depth, section, excluded, number)
+            current.heading_number = heading_number
             blocks.append(current)
             previous_ended = bool(_SENTENCE_END.search(body))
             continue
@@ -269,9 +298,19 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
             if numbered:
                 body = body[numbered.end() :]
             current = _new_block(body, -1, section, excluded, number)
+            current.heading_number = heading_number
             blocks.append(current)
+        if current is not None and not current.children:
+            current.collecting = body.rstrip().endswith(":")
         previous_ended = bool(_SENTENCE_END.search(body))
     return blocks, sections
+
+
+def _closed(block: _Block) -> bool:
+    """True when the block already ends with its strength label (a list after it is new)."""
+    last = block.children[-1] if block.children else (block.lines[-1] if block.lines else "")
+    match = _LABEL_AT_END.search(last[-200:])
+    return bool(match and is_strength_label(match.group(1)))
 
 
 def _new_block(body: str, depth: int, section: str, excluded: bool, number: str) -> _Block:
@@ -285,6 +324,7 @@ def _new_block(body: str, depth: int, section: str, excluded: bool, number: str)
             block.prefixed = True
             body = rest
     block.lines.append(body)
+    block.collecting = body.rstrip().endswith(":")
     return block
 
 
@@ -322,7 +362,9 @@ def _split_on_inner_labels(block: _Block) -> list[_Block]:
 
 def _find_label(block: _Block) -> None:
     text = block.text
-    tail = text[-200:]
+    tail = text[-600:]
+    # A label may be followed by a note: "(Category IB) (Note: ...)".
+    tail = re.sub(r"\s*[(\[](?:note|see|refer|for more)\b[^()\[\]]*[)\]]\s*\.?\s*$", "", tail, flags=re.I)[-200:]
     match = _LABEL_AT_END.search(tail)
     if match and is_strength_label(match.group(1)):
         block.label = match.group(1).strip()
@@ -379,7 +421,17 @@ def _rating_for(block: _Block, text: str) -> tuple[StrengthRating, str, str]:
 def _recommendations(blocks: list[_Block]) -> list[ParsedRecommendation]:
     out: list[ParsedRecommendation] = []
     used_anchors: set[str] = set()
+    per_heading: dict[str, int] = {}
+    for block in blocks:
+        if block.heading_number and not block.number:
+            per_heading[block.heading_number] = per_heading.get(block.heading_number, 0) + 1
+    seen_heading: dict[str, int] = {}
     for position, block in enumerate(blocks, start=1):
+        if block.heading_number and not block.number:
+            seen_heading[block.heading_number] = seen_heading.get(block.heading_number, 0) + 1
+            block.number = block.heading_number
+            if per_heading[block.heading_number] > 1:
+                block.number += "abcdefghijklmnopqrstuvwxyz"[min(25, seen_heading[block.heading_number] - 1)]
         text = _strip_label(block.text, block.label)
         text = text.strip()[:MAX_RECOMMENDATION_CHARS]
         if not text:

@@ -122,15 +122,17 @@ def normalise_strength(wording: str) -> StrengthRating:
         strength = Strength.STRONG if m.group(1) == "a" else Strength.CONDITIONAL
         return StrengthRating(strength, cert, Direction.UNSTATED)
 
-    # HICPAC / CDC infection control: "Category IA", "Category IB", "Category IC", "Category II".
-    m = re.match(r"^category ?(i[abc]|ii|iii)\b", low)
+    # HICPAC / CDC PHS categories: "Category IA" .. "Category ID", "Category II", "IIA", "IIB".
+    # A certainty range ("high- to moderate-quality") maps to its upper end.
+    m = re.match(r"^category ?(i[abcd]|ii[ab]?|iii)\b", low)
     if m:
         cat = m.group(1)
-        if cat == "ii":
-            return StrengthRating(Strength.CONDITIONAL, certainty, Direction.UNSTATED)
+        category_certainty = {"ia": Certainty.HIGH, "ib": Certainty.LOW, "iia": Certainty.HIGH, "iib": Certainty.LOW}
+        cert = category_certainty.get(cat, certainty)
+        if cat.startswith("ii") and cat != "iii":
+            return StrengthRating(Strength.CONDITIONAL, cert, Direction.UNSTATED)
         if cat == "iii":
             return StrengthRating(Strength.INSUFFICIENT, certainty, Direction.UNSTATED)
-        cert = {"ia": Certainty.UNSTATED, "ib": Certainty.LOW, "ic": Certainty.UNSTATED}[cat] or certainty
         return StrengthRating(Strength.STRONG, cert, Direction.UNSTATED)
     if re.match(r"^(?:no recommendation|unresolved issue)", low):
         return StrengthRating(Strength.INSUFFICIENT, certainty, Direction.UNSTATED)
