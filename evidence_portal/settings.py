@@ -5,6 +5,7 @@ Every variable is documented in README.md (a test checks that) and listed in .en
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "evidence_portal.apps.EvidencePortalConfig",
     "records",
     "ingest",
@@ -70,6 +72,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "evidence_portal.security.ContentSecurityPolicyMiddleware",
+    "evidence_portal.privacy.QueryPrivacyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: refuses sign-ins from a locked-out client.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "evidence_portal.urls"
@@ -116,6 +122,26 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT failed attempts for one user name
+# from one address, sign-in is refused for LOGIN_LOCKOUT_MINUTES. The lockout page and the
+# failure message are the same whether or not the account exists.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not recorded (docs/privacy.md)
+AXES_VERBOSE = False
+# Password reset links: single use (the token is bound to the password hash and last sign-in)
+# and valid for this many seconds.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=60)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -207,8 +233,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT as `make run` starts the worker):
+# running tasks get this long to finish, then their messages go back to the broker.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 3.0
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Periodic work, run by the beat scheduler `make run` embeds in its worker (`celery worker -B`).
+CELERY_BEAT_SCHEDULE = {
+    "purge-query-log": {"task": "portal.purge_query_log", "schedule": 24 * 3600.0},
+}
 
 # --- Portal -------------------------------------------------------------------------------------
 PORTAL_API_RATE = env_str("PORTAL_API_RATE", "600/m")
@@ -216,13 +249,25 @@ _rate_count, _, _rate_period = PORTAL_API_RATE.partition("/")
 if not _rate_count.isdigit() or _rate_period not in {"s", "sec", "m", "min", "h", "hour", "d", "day"}:
     raise ImproperlyConfigured("PORTAL_API_RATE must look like 600/m (requests per s, m, h or d)")
 
+# Query analytics (docs/privacy.md): off by default; when on, scrubbed queries are kept this long.
+QUERY_ANALYTICS = env_bool("QUERY_ANALYTICS", False)
+QUERY_ANALYTICS_RETENTION_DAYS = env_int("QUERY_ANALYTICS_RETENTION_DAYS", 30, minimum=1)
+
+# No query text in any log or error report (docs/privacy.md): the handlers scrub it.
+DEFAULT_EXCEPTION_REPORTER = "evidence_portal.privacy.ScrubbingExceptionReporter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_query_text": {"()": "evidence_portal.privacy.QueryScrubFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_query_text"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Guidelines: a guideline older than this many years says so on its cards and page.

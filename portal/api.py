@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.throttling import SimpleRateThrottle
 
-from portal import presenters, selectors
+from portal import analytics, presenters, selectors
 from portal.forms import (
     DEFAULT_PAGE_SIZE,
     KIND_CHOICES,
@@ -274,6 +274,7 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> Status[dict[str
         page = selectors.run_search(search_request)
     except SearchBackendUnavailable:
         return Status(503, {"detail": "Search is temporarily unavailable; try again shortly", "errors": {}})
+    analytics.query_record(search_request=search_request, results=page.total)
     return Status(
         200,
         {
