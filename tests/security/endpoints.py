@@ -11,6 +11,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
+from django.utils import timezone
 from django.utils.http import urlsafe_base64_encode
 
 from curation.accounts import api_token_create, invitation_create
@@ -18,6 +19,7 @@ from curation.models import AUTHORS_GROUP, NewEvidenceAlert, Role
 from curation.services import collection_create, item_add, member_set, saved_search_create, share_link_create
 from curation.snapshots import snapshot_create
 from evidence_portal.api import api
+from guidelines.models import Guideline
 from tests.factories import EvidenceRecordFactory
 
 ROLES = ("anonymous", "user", "author", "staff")
@@ -82,6 +84,15 @@ def build_world() -> World:
     share_token = share_link_create(user=author, collection=collection)
     _, signup_token = invitation_create(invited_by=staff, email="new@example.org")
     api_token, _ = api_token_create(user=author, name="laptop")
+    now = timezone.now()
+    guideline = Guideline.objects.create(
+        source="upload",
+        source_id="g-1",
+        title="Statins",
+        content_hash="0" * 64,
+        first_harvested_at=now,
+        last_harvested_at=now,
+    )
     values = {
         "pk": str(collection.pk),
         "collection_id": str(collection.pk),
@@ -94,6 +105,7 @@ def build_world() -> World:
         "key": record.pmid or record.uid,
         "pmid": record.pmid or record.uid,
         "fmt": "ris",
+        "guideline_id": str(guideline.pk),
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
     }
     # Valid bodies, so that a refusal comes from the permission check, not from validation.
