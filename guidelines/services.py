@@ -35,7 +35,33 @@ RECORD_SOURCE = "guideline"
 GUIDELINE_PUBLICATION_TYPE = "Practice Guideline"
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that differ between two printings of one guideline's title and say nothing about it.
-_TITLE_NOISE = {"final", "recommendation", "statement", "the", "a", "an", "of", "for", "and", "in", "on", "to"}
+_TITLE_NOISE = frozenset(
+    {
+        "final",
+        "recommendation",
+        "recommendations",
+        "statement",
+        "clinical",
+        "practice",
+        "guideline",
+        "guidelines",
+        "management",
+        "the",
+        "a",
+        "an",
+        "of",
+        "for",
+        "and",
+        "in",
+        "on",
+        "to",
+        "with",
+        "by",
+        "uspstf",
+        "va",
+        "dod",
+    }
+)
 
 
 class Outcome:
@@ -87,13 +113,23 @@ class GuidelineCounts:
         self.changed_record_ids.extend(result.changed_record_ids)
 
 
-def match_text(text: str, *, drop_noise: bool = False) -> str:
+def match_text(text: str) -> str:
     """Return ``text`` folded for matching: ASCII lower-case words, single spaces, <= 255 chars."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    words = _WORD.findall(folded)
-    if drop_noise:
-        words = [w for w in words if w not in _TITLE_NOISE]
-    return " ".join(words)[:255]
+    return " ".join(_WORD.findall(folded))[:255]
+
+
+def match_title(title: str, *, issuer: str = "") -> str:
+    """Return the key two printings of one guideline's title share.
+
+    The distinct words of the title, sorted, without filler ("final recommendation statement",
+    "clinical practice guideline") and without the words of the issuer's name, so "Screening for
+    lung cancer: U.S. Preventive Services Task Force recommendation statement" and "Lung Cancer:
+    Screening" (issuer USPSTF) share the key "cancer lung screening".
+    """
+    issuer_words = set(match_text(issuer).split())
+    words = set(match_text(title).split()) - _TITLE_NOISE - issuer_words
+    return " ".join(sorted(words))[:255]
 
 
 def version_order(parsed: ParsedGuideline, stored: Guideline, *, same_document: bool) -> int:
@@ -134,9 +170,11 @@ def find_same_guideline(parsed: ParsedGuideline) -> tuple[Guideline | None, str]
         found = rows.filter(doi__iexact=parsed.doi).order_by("-year", "-id").first()
         if found is not None:
             return found, "doi"
-    title = match_text(parsed.title, drop_noise=True)
-    if title:
-        candidates = rows.filter(match_title=title)
+    title = match_title(parsed.title, issuer=parsed.issuer)
+    if title and parsed.year:
+        # The year is part of the key: without it two printings cannot be told apart from two
+        # versions, so a document without a year is matched by source id or DOI only.
+        candidates = rows.filter(match_title=title, year__isnull=False)
         if parsed.issuer:
             candidates = candidates.filter(Q(match_issuer=match_text(parsed.issuer)) | Q(match_issuer=""))
         found = candidates.filter(superseded_by__isnull=True).order_by("-year", "-id").first()
@@ -149,7 +187,7 @@ def find_same_guideline(parsed: ParsedGuideline) -> tuple[Guideline | None, str]
 def _guideline_values(parsed: ParsedGuideline, digest: str) -> dict[str, Any]:
     return {
         "title": parsed.title,
-        "match_title": match_text(parsed.title, drop_noise=True),
+        "match_title": match_title(parsed.title, issuer=parsed.issuer),
         "issuer": parsed.issuer[:255],
         "match_issuer": match_text(parsed.issuer),
         "year": parsed.year,
