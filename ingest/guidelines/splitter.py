@@ -70,6 +70,7 @@ class _Block:
     prefixed: bool = False  # starts "Recommendation N" / "Recommendation:"
     collecting: bool = False  # ends with ":": the list that follows belongs to it
     heading_number: str = ""  # the number of a "Recommendation N" heading above it
+    lead: str = ""  # a directive heading above it ("DO NOT USE", "Providers should")
     children: list[str] = field(default_factory=list)
 
     @property
@@ -89,6 +90,11 @@ _REC_PREFIX = re.compile(
     r"^\s*(?:key\s+)?recommendations?\s*(?:(?:no\.?|#)\s*)?(\d{1,3}(?:\.\d{1,3})*[a-z]?|[ivx]{1,5}|[a-z])?\s*[:.\-\u2013)]?\s*",
     re.I,
 )
+# A heading that is itself an instruction: the items under it are recommendations.
+_DIRECTIVE_HEADING = re.compile(
+    r"(?i)^(?:do not (?:use|offer|prescribe|give)|avoid|use with caution|(?:use )?(?:is )?not recommended"
+    r"|recommended(?: (?:interventions|treatments?|actions))?)\b|\b(?:should|must|are advised to)\s*:?$"
+)
 _REC_HEADING = re.compile(r"(?i)^(?:key\s+)?recommendations?\s+(?:no\.?\s*|#\s*)?(\d{1,3}(?:\.\d{1,3})*[a-z]?)\s*:?$")
 _LABEL_AT_END = re.compile(r"(?:[(\[]\s*([^()\[\]]{1,120}?)\s*[)\]])\s*[.;:]?\s*$")
 _INLINE_STRENGTH = re.compile(
@@ -97,7 +103,9 @@ _INLINE_STRENGTH = re.compile(
     re.I,
 )
 _EXCLUDED_HEADING = re.compile(
-    r"\b(?:definitions?|rating scheme|grading|grades? (?:mean|definitions?)|what the .* grades? mean"
+    r"(?:^definitions?\s*$|^definitions? (?:and|for|of) (?:the )?(?:grades?|terms|categories|levels|strength|evidence"
+    r"|recommendations?|task force)|\bdefinitions? of (?:the )?grades?)"
+    r"|\b(?:rating scheme|grading|grades? (?:mean|definitions?)|what the .* grades? mean"
     r"|levels? of (?:certainty|evidence)|strength of (?:the )?(?:recommendations?|evidence)"
     r"|quality of (?:the )?evidence"
     r"|references?|bibliography|abbreviations|acronyms|methods?|methodology|disclaimer|acknowledg(?:e)?ments?"
@@ -119,7 +127,7 @@ _CUE = re.compile(
     r"|^(?:administer|assess|begin|check|continue|discontinue|document|educate|encourage|evaluate|give|initiate"
     r"|make|monitor|obtain|order|perform|prescribe|provide|refer|reassess|recommend|rule[- ]in|rule[- ]out|screen"
     r"|start|stop|test|treat|use|vaccinate|counsel|advise|ensure|measure|repeat|review|limit|maintain)\b(?! of\b)"
-    r"|\b(?:should|must)\s+(?:not\s+)?(?:\w+ly\s+)?(?:be\s+)?[a-z]{3,}"
+    r"|\b(?:should|must)\s+(?:not\s+)?(?:\w+ly\s+)?(?:be\s+)?[a-z]{3,}|\b(?:should|must)\s*:"
     r"|\b(?:is|are)\s+(?:not\s+)?(?:generally\s+|routinely\s+)?(?:indicated|contraindicated|required|necessary)\b"
     r"|\b(?:concludes?|found) that the (?:current )?evidence is insufficient\b"
     r"|\bthere is (?:insufficient|inconclusive) evidence to (?:recommend|support|assess)\b"
@@ -151,7 +159,7 @@ def split_guideline_text(text: str) -> SplitResult:
         if labelled >= 1:
             if block.label or (block.prefixed and _CUE.search(body)):
                 chosen.append(block)
-        elif block.label or block.prefixed or _CUE.search(first_sentence(body)):
+        elif block.label or block.prefixed or block.lead or _CUE.search(first_sentence(body)):
             chosen.append(block)
     recommendations = _recommendations(chosen)
     return SplitResult(tuple(sections), tuple(recommendations))
@@ -221,6 +229,7 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
     current: _Block | None = None
     previous_ended = True
     heading_number = ""
+    lead = ""
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = raw[:MAX_LINE_CHARS].rstrip()
         if not line.strip():
@@ -248,6 +257,7 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
                 previous_ended = True
                 continue
             heading_number = ""
+            lead = heading if _DIRECTIVE_HEADING.search(heading) else ""
             if heading and not (heading.startswith("•") or len(heading) > 200):
                 meta = bool(_EXCLUDED_HEADING.search(heading)) and not re.search(
                     r"(?i)^(?:summary of )?(?:key |major )?recommendations?\b(?! (?:grad|strength|categor|definition))",
@@ -278,6 +288,7 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
                 continue
             current = _new_block(body, depth, section, excluded, number)
             current.heading_number = heading_number
+            current.lead = lead
             blocks.append(current)
             previous_ended = bool(_SENTENCE_END.search(body))
             continue
@@ -287,7 +298,7 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
             numbered is not None
             or re.match(r"(?i)^\s*(?:key\s+)?recommendations?\s*(?:\d|[:.\-\u2013])", body) is not None
         )
-        starts_block = previous_ended and (body[:1].isupper() or body[:1].isdigit() or body[:1] in '"“(')
+        starts_block = previous_ended and not body[:1].islower()
         if current is not None and not forced and (not starts_block or (current.depth >= 0 and not previous_ended)):
             if current.children:
                 current.children[-1] += " " + body
@@ -299,6 +310,7 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
                 body = body[numbered.end() :]
             current = _new_block(body, -1, section, excluded, number)
             current.heading_number = heading_number
+            current.lead = lead
             blocks.append(current)
         if current is not None and not current.children:
             current.collecting = body.rstrip().endswith(":")
@@ -415,6 +427,15 @@ def _rating_for(block: _Block, text: str) -> tuple[StrengthRating, str, str]:
     rating = wording_rating(text)
     cue = _CUE.search(text)
     wording = cue.group(0).strip() if cue else ""
+    if block.lead:
+        lead = block.lead
+        lead_rating = wording_rating(lead)
+        if re.search(r"(?i)\bcaution\b", lead):
+            lead_rating = StrengthRating(Strength.CONDITIONAL, rating.certainty, Direction.FOR)
+        elif not lead_rating.strength:
+            lead_rating = StrengthRating(Strength.STRONG, rating.certainty, Direction.FOR)
+        if not cue or not rating.strength or lead_rating.direction == Direction.AGAINST:
+            rating, wording = lead_rating, lead
     return rating, "", wording
 
 

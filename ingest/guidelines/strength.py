@@ -26,6 +26,8 @@ class StrengthRating(NamedTuple):
 _DASHES = re.compile("[\u2010-\u2015\u2212]")
 
 _CERTAINTY_WORDS = {
+    "strong": Certainty.HIGH,
+    "sufficient": Certainty.MODERATE,
     "high": Certainty.HIGH,
     "moderate": Certainty.MODERATE,
     "low": Certainty.LOW,
@@ -45,6 +47,8 @@ _EVIDENCE_TYPE = {"1": Certainty.HIGH, "2": Certainty.MODERATE, "3": Certainty.L
 
 _CERT_WORD = r"(very[ -]low|high|moderate|low)"
 _CERTAINTY_PATTERNS = (
+    # Community Guide: "on the basis of strong / sufficient evidence of effectiveness"
+    re.compile(r"\b(?:on the basis of|based on) (strong|sufficient) evidence\b"),
     # "moderate certainty of evidence", "Low-Quality Evidence", "high quality evidence"
     re.compile(rf"\b{_CERT_WORD}[ -](?:quality|certainty|strength|level)\b(?:[ -]of)?(?:[ -](?:the )?evidence)?"),
     # "certainty of evidence: moderate", "quality of evidence: low", "evidence: high"
@@ -221,9 +225,11 @@ _LABEL_VOCABULARY = frozenset(
 _AGAINST_TEXT = re.compile(
     r"\b(?:recommends? against|recommended against|suggests? against|suggests? not|advises? against"
     r"|(?:is|are) not (?:generally |routinely )?recommended|not (?:generally )?recommended"
-    r"|(?:should|must) not|shouldn't|^(?:do not|don't|avoid|never)|(?:clinicians|providers|you)(?: should)? avoid"
+    r"|(?:should|must) not|shouldn't|(?:^|[,;:]\s*)(?:do not|don't|avoid|never)\b"
+    r"|(?:clinicians|providers|you)(?: should)? avoid"
     r"|not be (?:offered|used|given|performed|prescribed|routinely)|discourage[sd]?"
-    r"|against (?:the )?(?:use|routine|offering))\b"
+    r"|against (?:the )?(?:use|routine|offering)|(?:is|are) not (?:generally |routinely )?indicated"
+    r"|(?:is|are) (?:unnecessary|not necessary|not needed))\b"
 )
 _INSUFFICIENT_TEXT = re.compile(
     r"\b(?:insufficient|inconclusive|not sufficient) evidence\b|\bevidence is insufficient\b"
@@ -235,7 +241,12 @@ _CONDITIONAL_TEXT = re.compile(
     r"|could be|selectively offer(?:ing)?|individual(?:ized)? decision|kann|sollte)\b"
 )
 _STRONG_TEXT = re.compile(
-    r"\b(?:recommends?|recommended|should|must|offer(?:ing)?|is indicated|are indicated|soll|do not|avoid)\b"
+    r"\b(?:recommends?|recommended|should|must|offer(?:ing)?|(?:is|are) (?:not )?(?:generally )?indicated|soll"
+    r"|do not|avoid|(?:is|are) (?:unnecessary|necessary|required))\b"
+    # An imperative opening ("Screen all adults", "Refer to ...") is a direct instruction.
+    r"|^(?:administer|assess|begin|check|continue|discontinue|document|educate|encourage|evaluate|give|initiate"
+    r"|make|monitor|obtain|order|perform|prescribe|provide|refer|reassess|rule[- ]in|rule[- ]out|screen"
+    r"|start|stop|test|treat|use|vaccinate|counsel|advise|ensure|measure|repeat|review|limit|maintain)\b"
 )
 
 
