@@ -143,11 +143,15 @@ def guidelines_harvest_due(self: Task) -> list[int]:
     soft_time_limit=60,
     time_limit=90,
 )
-def guidelines_harvest_source(self: Task, source_id: int, started_by: str = "") -> int:
-    """Start a run of one configured guideline source; return the run id."""
-    from ingest.guidelines.runs import guideline_source_harvest
+def guidelines_harvest_source(self: Task, source_id: int, started_by: str = "") -> int | None:
+    """Start a run of one configured guideline source; return the run id (None: no such source)."""
+    from ingest.guidelines.runs import GuidelineRunError, guideline_source_harvest
 
-    return guideline_source_harvest(source_id=source_id, started_by=started_by)
+    try:
+        return guideline_source_harvest(source_id=source_id, started_by=started_by)
+    except GuidelineRunError as error:
+        logger.warning("guideline source %s not harvested: %s", source_id, error)
+        return None
 
 
 @shared_task(

@@ -137,6 +137,8 @@ class OaiRecord:
     description: str = ""
     sets: tuple[str, ...] = ()
     deleted: bool = False
+    # The document's own date (dc:date), when it differs from the datestamp (the last change).
+    issued: date | None = None
 
 
 def oai_error(code: str, message: str, request: str = "") -> bytes:
@@ -161,7 +163,7 @@ def _record_xml(record: OaiRecord) -> str:
         'xmlns:dc="http://purl.org/dc/elements/1.1/">'
         f"<dc:title>{escape(record.title)}</dc:title>"
         f"<dc:creator>{escape(record.creator)}</dc:creator>"
-        f"<dc:date>{record.day.isoformat()}</dc:date>"
+        f"<dc:date>{(record.issued or record.day).isoformat()}</dc:date>"
         f"<dc:description>{escape(record.description)}</dc:description>"
         "<dc:type>Guideline</dc:type>"
         f"<dc:identifier>{escape(record.identifier)}</dc:identifier>"
