@@ -29,7 +29,6 @@ from django.utils import timezone
 from ingest.guidelines.types import DeletedGuideline, GuidelineParseError, ParsedGuideline
 from ingest.models import HarvestRun, ItemKind, ItemStatus, WorkItem
 from ingest.runs import enqueue_on_commit, item_fail, item_lock, item_pending, item_save, record_error
-from records.types import ParseProblem
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +82,6 @@ def _store(run: HarvestRun, items: Iterable[ParsedGuideline | DeletedGuideline],
     return list(counts.changed_record_ids)
 
 
-def _problems(run: HarvestRun, problems: Sequence[Any], *, where: str) -> None:
-    for problem in problems:
-        if isinstance(problem, ParseProblem):
-            run.failed += 1
-            record_error(run, problem.location or where, problem.reason)
-
-
 def _hand_off(changed: list[int]) -> None:
     if changed:
         from ingest.pipeline import records_changed
@@ -125,7 +117,7 @@ def oai_page(*, item_id: int) -> None:
             resumption_token=payload.get("token") or None,
         )
     except OaiError as error:
-        if error.code != "noRecordsMatch":
+        if not error.empty:  # noRecordsMatch: nothing in this window, a successful empty page
             raise
         page = None
     with transaction.atomic():
@@ -143,7 +135,6 @@ def oai_page(*, item_id: int) -> None:
         documents: list[ParsedGuideline | DeletedGuideline] = [_with_issuer(g, issuer) for g in page.guidelines]
         documents += list(page.deleted)
         changed = _store(run, documents, where=where)
-        _problems(run, getattr(page, "problems", ()), where=where)
         if payload.get("page", 1) == 1 and page.complete_list_size is not None:
             run.found += int(page.complete_list_size)
         elif payload.get("page", 1) == 1:
@@ -164,7 +155,8 @@ def oai_page(*, item_id: int) -> None:
             )
             if made:
                 following.append(next_item)
-        item.payload = {**payload, "records": len(documents)}
+        # Headers without metadata (a ListIdentifiers answer) are counted on the item, not stored.
+        item.payload = {**payload, "records": len(documents), "identifiers": len(page.identifiers)}
         item.status = ItemStatus.DONE
         item_save(run, item)
         enqueue_on_commit(following)
@@ -175,7 +167,7 @@ def oai_page(*, item_id: int) -> None:
 
 
 def _entry_id(entry: Any) -> str:
-    return str(getattr(entry, "id", "") or getattr(entry, "link", "") or "").strip()
+    return str(getattr(entry, "guid", "") or getattr(entry, "link", "") or "").strip()
 
 
 def _seen(source_ids: Sequence[str]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from django.test import Client
 
 from curation.models import AUTHORS_GROUP
 from guidelines.models import Guideline
+from records.models import EvidenceRecord
+from tests.guidelines import documents
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +103,110 @@ def test_import_command_version_option_is_the_documents_version() -> None:
     parser = Command().create_parser("manage.py", "import_guideline")
     options = parser.parse_args(["g.pdf", "--title", "T", "--issuer", "I", "--year", "2020", "--version", "2.1"])
     assert options.doc_version == "2.1"
+
+
+# --- real documents, through the command and the page ---------------------------------------------
+
+MADE = {
+    "guideline.pdf": documents.guideline_pdf,
+    "guideline.html": documents.guideline_html,
+    "guideline.docx": documents.guideline_docx,
+}
+
+
+def _stored_recommendations(guideline: Guideline) -> list[tuple[str, str, str]]:
+    records = EvidenceRecord.objects.filter(guideline=guideline, kind="recommendation").order_by("source_id")
+    return [
+        (record.recommendation["strength"], record.recommendation["certainty"], record.recommendation_text)
+        for record in records
+    ]
+
+
+EXPECTED = [
+    ("strong", "moderate", documents.RECOMMENDATIONS[0]),
+    ("conditional", "low", documents.RECOMMENDATIONS[1]),
+]
+
+
+def _same_recommendations(stored: list[tuple[str, str, str]]) -> None:
+    assert [(strength, certainty) for strength, certainty, _ in stored] == [(s, c) for s, c, _ in EXPECTED]
+    for (_, _, text), (_, _, written) in zip(stored, EXPECTED, strict=True):
+        words = " ".join(written.split()[1:6])  # the label "1." may be dropped; the words stay
+        assert words in " ".join(text.split()), (text, written)
+
+
+@pytest.mark.parametrize("name", sorted(MADE))
+def test_import_command_splits_each_kind_of_document_into_its_recommendations(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(MADE[name](f"Hypertension ({name})"))
+    out = io.StringIO()
+    arguments = [
+        "import_guideline",
+        str(path),
+        "--title",
+        f"Hypertension ({name})",
+        "--issuer",
+        "Example Society",
+        "--year",
+        "2023",
+        "--url",
+        "https://example.org/hypertension",
+        "--version",
+        "1.0",
+    ]
+
+    call_command(*arguments, stdout=out)
+
+    guideline = Guideline.objects.get()
+    assert out.getvalue().strip() == f"guideline {guideline.pk} new: 2 recommendations"
+    assert (guideline.source, guideline.issuer, guideline.year, guideline.version, guideline.url) == (
+        "upload",
+        "Example Society",
+        2023,
+        "1.0",
+        "https://example.org/hypertension",
+    )
+    _same_recommendations(_stored_recommendations(guideline))
+    assert not EvidenceRecord.objects.filter(abstract__contains="never run").exists()
+
+    again = io.StringIO()
+    call_command(*arguments, stdout=again)
+    assert again.getvalue().strip() == f"guideline {guideline.pk} unchanged: 2 recommendations"
+    assert Guideline.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", sorted(MADE))
+def test_upload_page_stores_each_kind_of_document(author_client, name: str) -> None:
+    content_types = {".pdf": "application/pdf", ".html": "text/html", ".docx": "application/octet-stream"}
+    document = SimpleUploadedFile(
+        name, MADE[name]("Hypertension in adults"), content_type=content_types[Path(name).suffix]
+    )
+
+    response = author_client.post(UPLOAD_URL, {**METADATA, "document": document}, follow=True)
+
+    assert response.status_code == 200
+    assert "“Hypertension in adults”: stored as a new guideline, 2 recommendation(s)." in response.content.decode()
+    guideline = Guideline.objects.get()
+    assert (guideline.title, guideline.issuer, guideline.year) == ("Hypertension in adults", "Example Society", 2023)
+    _same_recommendations(_stored_recommendations(guideline))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("scan.pdf", lambda: documents.scanned_pdf(), "no text layer, OCR is not supported"),
+        ("locked.pdf", lambda: documents.encrypted_pdf("Locked"), "encrypted"),
+        ("bomb.docx", lambda: documents.zip_bomb_docx(), "zip bomb"),
+    ],
+)
+def test_unreadable_documents_are_refused_with_the_reason(author_client, tmp_path: Path, name, make, message) -> None:
+    data = make()
+    response = author_client.post(UPLOAD_URL, {**METADATA, "document": SimpleUploadedFile(name, data)})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_guideline", str(path), "--title", "T", "--issuer", "I", "--year", "2020")
+    assert not Guideline.objects.exists()
