@@ -220,7 +220,9 @@ def test_recorded_list_records_with_deleted_records(harvest_env, server, shared_
 
 @pytest.mark.slow
 def test_worker_killed_mid_run_resumes_without_loss_or_duplicates(redis_harvest_env, server) -> None:
-    repository = OaiRepository(_records({f"k{n}": date(2024, 4, 1) + timedelta(days=n) for n in range(30)}), page_size=1)
+    repository = OaiRepository(
+        _records({f"k{n}": date(2024, 4, 1) + timedelta(days=n) for n in range(30)}), page_size=1
+    )
 
     def slow(params: dict[str, str]) -> Reply:
         time.sleep(0.15)
