@@ -17,6 +17,7 @@ from ingest.guidelines.runs import (
     GuidelineTarget,
     guideline_source_harvest,
     guideline_sources_due,
+    guideline_sources_harvest_due,
     run_start_guidelines,
 )
 from ingest.models import HarvestRun, HarvestSource, ItemKind, ItemStatus, RunStatus
@@ -190,3 +191,15 @@ def test_admin_harvest_now_starts_a_run_of_each_selected_source(admin_client) ->
     assert all(run.started_by == "admin:admin" for run in runs)
     shown = [str(message) for message in get_messages(response.wsgi_request)]
     assert shown == [f"harvest started: one (run {runs[0].pk}), two (run {runs[1].pk})"]
+
+
+def test_harvest_due_starts_one_run_per_due_source_and_none_twice() -> None:
+    first, second = _source(name="a"), _source(name="b", protocol=SourceProtocol.FEED, url="http://x/f")
+    _source(name="c", enabled=False)
+
+    started = guideline_sources_harvest_due()
+
+    runs = HarvestRun.objects.filter(pk__in=started).order_by("guideline_source__name")
+    assert [run.guideline_source_id for run in runs] == [first.pk, second.pk]
+    assert all(run.started_by == "schedule" for run in runs)
+    assert guideline_sources_harvest_due() == []  # their runs are still going

@@ -116,18 +116,30 @@ def test_incremental_oai_source_pages_windows_sets_and_deletions(harvest_env, se
             sets=("guidelines",),
             issued=first[1].day,
         ),
-        *first[2:],
+        OaiRecord(
+            identifier=first[2].identifier,
+            day=today,
+            title=first[2].title,
+            creator="Example Health Agency",
+            description="The 2025 update of the recommendations on topic-3.",
+            sets=("guidelines",),
+            issued=date(2025, 6, 1),
+        ),
+        *first[3:],
         *_records({"topic-new": today}),
     ]
     output = harvest(harvest_env, "--source", "agency")
 
-    assert counts(output) == (3, 1, 1, 0, 0, 1, 0)
+    # Deleted, changed in place, re-issued as a newer version, new: the untouched two not asked for.
+    assert counts(output) == (4, 1, 1, 0, 1, 1, 0)
     second = HarvestRun.objects.order_by("-pk").first()
     assert (second.window_start, second.window_end) == (today, today)
     asked = [request.params for request in server.requests_to("/oai") if "resumptionToken" not in request.params]
     assert asked[-1]["from"].startswith(today.isoformat()) and asked[-1]["until"].startswith(today.isoformat())
     assert Guideline.objects.get(source_id=first[0].identifier).deleted_at is not None
-    assert Guideline.objects.filter(deleted_at__isnull=True).count() == 5
+    newer = Guideline.objects.get(source_id=first[2].identifier)
+    assert newer.year == 2025 and newer.supersedes.get().year == 2024
+    assert Guideline.objects.filter(deleted_at__isnull=True, superseded_by__isnull=True).count() == 5
 
 
 def test_no_records_match_is_an_empty_successful_run(harvest_env, server) -> None:
