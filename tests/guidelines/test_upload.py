@@ -210,3 +210,10 @@ def test_unreadable_documents_are_refused_with_the_reason(author_client, tmp_pat
     with pytest.raises(CommandError, match=message):
         call_command("import_guideline", str(path), "--title", "T", "--issuer", "I", "--year", "2020")
     assert not Guideline.objects.exists()
+
+
+def test_guideline_authors_find_the_upload_page_in_the_navigation(author_client, client: Client) -> None:
+    assert 'href="/guidelines/upload/">Upload a guideline</a>' in author_client.get("/collections/").content.decode()
+    reader = Client()
+    reader.force_login(User.objects.create_user("reader", password="pw-for-tests-only"))
+    assert "Upload a guideline" not in reader.get("/collections/").content.decode()
