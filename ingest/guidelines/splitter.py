@@ -241,7 +241,8 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
         if _HEADING_MARK.match(line):
             heading = _HEADING_MARK.sub("", line).strip().rstrip(":").strip()
         bullet = _BULLET.match(line)
-        label_only = _LABEL_AT_END.fullmatch(line.strip())
+        # A label on a line of its own, possibly after a note: "(Carryover from 2008) (Weak For)".
+        label_only = _LABEL_AT_END.fullmatch(re.sub(r"^(?:\([^()]{0,160}\)\s*)+(?=[(\[])", "", line.strip()))
         if label_only and is_strength_label(label_only.group(1)) and current is not None:
             current.children.append(line.strip()) if current.children else current.lines.append(line.strip())
             previous_ended = True
@@ -418,7 +419,8 @@ def _rating_for(block: _Block, text: str) -> tuple[StrengthRating, str, str]:
         direction = label_rating.direction
         if not strength:
             # "N/A" labels mark VA/DoD "insufficient evidence" statements; read the sentence.
-            strength = wording_rating(text).strength if re.search(r"(?i)insufficient|inconclusive", text) else ""
+            from_words = wording_rating(text).strength
+            strength = from_words if from_words == Strength.INSUFFICIENT else ""
         if strength == Strength.INSUFFICIENT:
             direction = Direction.UNSTATED
         elif not direction and strength:

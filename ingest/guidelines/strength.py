@@ -50,7 +50,7 @@ _CERTAINTY_PATTERNS = (
     # Community Guide: "on the basis of strong / sufficient evidence of effectiveness"
     re.compile(r"\b(?:on the basis of|based on) (strong|sufficient) evidence\b"),
     # "moderate certainty of evidence", "Low-Quality Evidence", "high quality evidence"
-    re.compile(rf"\b{_CERT_WORD}[ -](?:quality|certainty|strength|level)\b(?:[ -]of)?(?:[ -](?:the )?evidence)?"),
+    re.compile(rf"\b{_CERT_WORD}[ -](?:quality|certainty|level)\b(?:[ -]of)?(?:[ -](?:the )?evidence)?"),
     # "certainty of evidence: moderate", "quality of evidence: low", "evidence: high"
     re.compile(
         rf"\b(?:certainty|quality|strength|level|grade)(?: of(?: the)?)? evidence\b\s*(?:is|was|[:=])?\s*{_CERT_WORD}\b"
@@ -223,10 +223,11 @@ _LABEL_VOCABULARY = frozenset(
 
 
 _AGAINST_TEXT = re.compile(
-    r"\b(?:recommends? against|recommended against|suggests? against|suggests? not|advises? against"
+    # An imperative "do not" / "avoid" opens the sentence or follows its opening clause.
+    r"(?:^|[,;:]\s*)(?:do not|don't|avoid|never)\b"
+    r"|\b(?:recommends? against|recommended against|suggests? against|suggests? not|advises? against"
     r"|(?:is|are) not (?:generally |routinely )?recommended|not (?:generally )?recommended"
-    r"|(?:should|must) not|shouldn't|(?:^|[,;:]\s*)(?:do not|don't|avoid|never)\b"
-    r"|(?:clinicians|providers|you)(?: should)? avoid"
+    r"|(?:should|must) not|shouldn't|(?:clinicians|providers|you)(?: should)? avoid"
     r"|not be (?:offered|used|given|performed|prescribed|routinely)|discourage[sd]?"
     r"|against (?:the )?(?:use|routine|offering)|(?:is|are) not (?:generally |routinely )?indicated"
     r"|(?:is|are) (?:unnecessary|not necessary|not needed))\b"
@@ -234,7 +235,7 @@ _AGAINST_TEXT = re.compile(
 _INSUFFICIENT_TEXT = re.compile(
     r"\b(?:insufficient|inconclusive|not sufficient) evidence\b|\bevidence is insufficient\b"
     r"|\bno recommendation (?:for or against|can be made)\b|\b(?:recommend|suggest) for or against\b"
-    r"|\bcurrent evidence is (?:insufficient|inadequate)\b"
+    r"|\bcurrent evidence is (?:insufficient|inadequate)\b|\bno evidence to (?:recommend|suggest|support)\b"
 )
 _CONDITIONAL_TEXT = re.compile(
     r"\b(?:suggests?|suggested|consider(?:ed|s)?|may be (?:considered|offered|used|reasonable|appropriate|helpful)"
