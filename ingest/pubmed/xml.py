@@ -23,6 +23,7 @@ from ingest.pubmed.normalize import (
     normalise_doi,
     normalise_pmcid,
     publication_type_name,
+    size_checked,
     unique,
 )
 from records.types import AbstractSection, DeletedCitation, MeshHeading, ParsedItem, ParsedRecord, ParseProblem
@@ -272,7 +273,7 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
     comments, ref_types = _comments_corrections(cited)
     version_text = pmid_elem.get("Version", "1")
     id_list = _article_ids(pubmed_data, cited)
-    return ParsedRecord(
+    record = ParsedRecord(
         source=SOURCE,
         source_id=pmid,
         title=title,
@@ -298,6 +299,7 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
         url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
         source_version=int(version_text) if version_text.isdigit() and int(version_text) > 0 else 1,
     )
+    return size_checked(record, location=location)
 
 
 Children = dict[str, list[Any]]
