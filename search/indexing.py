@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -212,24 +213,35 @@ def rebuild_index(*, backend: SearchBackend | None = None) -> RebuildReport:
     backend = backend or get_backend()
     old = backend.generations()
     previous_live = backend.live_generation()
-    generation = backend.create_generation()
-    target = backend.generation_backend(generation)
     embedder = get_embedder()
-    report = RebuildReport(generation=generation)
     ready: dict[int, str] = {}
     hashes: dict[int, str] = {}
-    for chunk in _live_records():
-        cached = embedder.cached_vectors([_embedding_text(r) for r in chunk])
-        docs = []
-        for i, record in enumerate(chunk):
-            vector = cached.get(i)
-            doc = document_for(record, vector=vector, model=embedder.model_name if vector is not None else "")
-            docs.append(doc)
-            hashes[record.id] = doc.content_hash
-            if vector is not None:
-                ready[record.id] = doc.doc_id
-        target.index_documents(docs)
-        report.indexed += len(docs)
+    generation = ""
+    try:
+        generation = backend.create_generation()
+        target = backend.generation_backend(generation)
+        report = RebuildReport(generation=generation)
+        for chunk in _live_records():
+            cached = embedder.cached_vectors([_embedding_text(r) for r in chunk])
+            docs = []
+            for i, record in enumerate(chunk):
+                vector = cached.get(i)
+                doc = document_for(record, vector=vector, model=embedder.model_name if vector is not None else "")
+                docs.append(doc)
+                hashes[record.id] = doc.content_hash
+                if vector is not None:
+                    ready[record.id] = doc.doc_id
+            target.index_documents(docs)
+            report.indexed += len(docs)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        # A full disk (or a failing one) while writing the new generation: drop what was written,
+        # leave the live generation and the database as they are, and say what to do.
+        if generation:
+            backend.drop_generation(generation)
+        raise SearchBackendError(
+            f"could not write the new index generation ({exc}); nothing was changed: the live index"
+            " and the database are as before. Free space in the data folder and run rebuild_index again."
+        ) from exc
     report.with_vectors = len(ready)
     if target.count(filters=SearchFilters()) != report.indexed:
         backend.drop_generation(generation)

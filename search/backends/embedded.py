@@ -549,7 +549,11 @@ class EmbeddedBackend(SearchBackend):
     # --- generations ---------------------------------------------------------------------------
     def create_generation(self) -> str:
         name = f"g{time.time_ns()}"
-        self._init_generation(name)
+        try:
+            self._init_generation(name)
+        except BaseException:
+            shutil.rmtree(self._gen_path(name), ignore_errors=True)  # e.g. a full disk: leave nothing
+            raise
         return name
 
     def generation_backend(self, generation: str) -> EmbeddedBackend:

@@ -67,9 +67,9 @@ def test_sigterm_stops_a_busy_worker_quickly_and_its_item_is_handed_back(
         text=True,
     )
     try:
-        _wait_for(
-            lambda: any(r.utility == "efetch" for r in eutils_server.requests), seconds=120, what="the first efetch"
-        )
+        # The server has taken the first fault: an efetch answered 500, or one left hanging.
+        fault = eutils_server.state.faults[0]
+        _wait_for(lambda: fault.remaining < 1000, seconds=120, what="the first efetch")
         if busy == "waiting to retry":
             _wait_for(lambda: "retry 1 in" in worker.output(), seconds=60, what="the retry to be scheduled")
         else:
