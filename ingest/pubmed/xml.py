@@ -209,6 +209,13 @@ def parse_pubmed_xml(stream: BinaryIO, *, location: str) -> Iterator[ParsedItem]
             reason=f"file is truncated or unreadable ({error}); {index} record(s) before the break were read",
         )
         return
+    except LookupError as error:  # an <?xml encoding="..."?> Python does not know
+        yield ParseProblem(
+            location=location,
+            reason=f"the XML declares an encoding that does not exist ({error}); "
+            f"{index} record(s) before it were read, the rest of the file was skipped",
+        )
+        return
     if index == 0:
         root = context.root
         first = root[0].tag if root is not None and len(root) else None

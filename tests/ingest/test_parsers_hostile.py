@@ -118,6 +118,13 @@ def test_arbitrary_bytes_never_crash_the_parsers(data: bytes) -> None:
     assert all(isinstance(item, ParsedRecord | DeletedCitation | ParseProblem) for item in items)
 
 
+def test_an_unknown_declared_encoding_is_a_parse_problem() -> None:
+    # Found by the property test above: a mutated declaration (utf-8 -> tf-8) raised LookupError.
+    items = _parse_bytes(b'<?xml version="1.0" encoding="tf-8"?><PubmedArticleSet></PubmedArticleSet>')
+    assert len(items) == 1 and isinstance(items[0], ParseProblem)
+    assert "encoding that does not exist" in items[0].reason
+
+
 # Each attack runs in a child process, which reports its wall time and peak resident memory.
 _ATTACK = textwrap.dedent(
     """
