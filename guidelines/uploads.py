@@ -20,12 +20,11 @@ from ingest.guidelines.types import GuidelineParseError
 
 UPLOAD_SOURCE = "upload"
 UPLOAD_SUFFIXES = (".pdf", ".html", ".htm", ".docx")
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
 def upload_max_bytes() -> int:
     """Return the largest document accepted, in bytes (``GUIDELINE_MAX_BYTES``)."""
-    return int(getattr(settings, "GUIDELINE_MAX_BYTES", DEFAULT_MAX_BYTES) or DEFAULT_MAX_BYTES)
+    return int(settings.GUIDELINE_MAX_BYTES)
 
 
 def size_limit_message(*, name: str, size: int, limit: int) -> str:

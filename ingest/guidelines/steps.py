@@ -33,12 +33,11 @@ from ingest.runs import enqueue_on_commit, item_fail, item_lock, item_pending, i
 logger = logging.getLogger(__name__)
 
 FEED_SOURCE = "feed"
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
 def max_bytes() -> int:
     """Return the largest guideline document read, in bytes (``GUIDELINE_MAX_BYTES``)."""
-    return int(getattr(settings, "GUIDELINE_MAX_BYTES", DEFAULT_MAX_BYTES) or DEFAULT_MAX_BYTES)
+    return int(settings.GUIDELINE_MAX_BYTES)
 
 
 def _day(text: str | None) -> date | None:

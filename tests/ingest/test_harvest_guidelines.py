@@ -289,22 +289,29 @@ def _rss(server: GuidelineServer, entries: list[tuple[str, str]]) -> bytes:
     ).encode()
 
 
-def test_feed_imports_each_new_document_once_and_reports_a_bad_one(redis_harvest_env, server) -> None:
+def test_feed_imports_each_new_document_once_and_reports_bad_ones(redis_harvest_env, server) -> None:
     entries = [
         ("Hypertension in adults (HTML)", "/docs/hypertension.html"),
         ("Hypertension in pregnancy (PDF)", "/docs/pregnancy.pdf"),
         ("Scanned guideline", "/docs/scanned.pdf"),
+        ("A very long guideline", "/docs/long.html"),
+        ("Moved away", "/docs/gone.pdf"),
     ]
     server.add(entries[0][1], Reply(guideline_html("Hypertension in adults"), content_type="text/html"))
     server.add(entries[1][1], Reply(guideline_pdf("Hypertension in pregnancy"), content_type="application/pdf"))
     server.add(entries[2][1], Reply(scanned_pdf(), content_type="application/pdf"))
+    server.add(entries[3][1], Reply(b"<html><body>" + b"<p>words</p>" * 3000 + b"</body></html>"))
     feed = server.add("/feed.xml", Reply(_rss(server, entries), content_type="application/rss+xml"))
+    redis_harvest_env.env.update(GUIDELINE_MAX_BYTES="20000")
     redis_harvest_env.start_worker()
 
     output = harvest(redis_harvest_env, "--feed", feed, "--issuer", "Example Society", ok=False)
 
-    assert counts(output) == (2, 2, 0, 0, 0, 0, 1)
-    assert "no text layer, OCR is not supported" in output
+    # Three bad documents (no text layer, over the size limit, a 404), each reported; the rest stored.
+    assert counts(output) == (2, 2, 0, 0, 0, 0, 3)
+    assert "scanned.pdf: no text layer, OCR is not supported" in output
+    assert "long.html: the file is 36026 bytes, over the limit of 20000" in output
+    assert "gone.pdf: HTTP 404" in output
     stored = Guideline.objects.order_by("title")
     assert [g.title for g in stored] == [entries[0][0], entries[1][0]]
     assert all(g.issuer == "Example Society" and g.year == 2025 for g in stored)
@@ -313,8 +320,10 @@ def test_feed_imports_each_new_document_once_and_reports_a_bad_one(redis_harvest
 
     output = harvest(redis_harvest_env, "--feed", feed, "--issuer", "Example Society", ok=False)
 
-    assert counts(output) == (2, 0, 0, 2, 0, 0, 1)
+    # Documents already stored are not fetched again; the bad ones are tried again.
+    assert counts(output) == (2, 0, 0, 2, 0, 0, 3)
     assert len(server.requests_to(entries[0][1])) == 1 and len(server.requests_to(entries[1][1])) == 1
+    assert len(server.requests_to(entries[2][1])) == 2
 
 
 def test_feed_that_is_html_not_xml_fails_with_the_reason(harvest_env, server) -> None:
