@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 EVIDENCE_SEED ?= $(wildcard ../shared/data/pubmed)
 export EVIDENCE_SEED
+EVIDENCE_GUIDELINE_SEED ?= $(wildcard ../shared/data/guidelines)
+export EVIDENCE_GUIDELINE_SEED
 
-.PHONY: run test test-deps lint format es-node bench venv venv-dev clean
+.PHONY: run test test-deps lint format es-node bench audit venv venv-dev clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +41,9 @@ lint: venv-dev
 format: venv-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+audit: venv-dev
+	$(BIN)/python scripts/audit_deps.py
 
 es-node: venv-dev
 	bash scripts/es_node.sh

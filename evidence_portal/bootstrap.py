@@ -55,11 +55,43 @@ def seed_database(*, seed: str | None, report: BootstrapReport) -> None:
     )
 
 
-def ensure_lexical_index(*, report: BootstrapReport) -> None:
-    """Bring the search index in step with the database (text now; vectors in the background)."""
-    from search.indexing import reconcile_index
+def seed_guidelines(*, seed: str | None, report: BootstrapReport) -> None:
+    """Load the seed guideline files when no guideline is stored yet (graded and indexed as they load)."""
+    from guidelines.loading import load_guideline_paths
+    from guidelines.models import Guideline
+    from ingest.pipeline import records_changed
 
-    result = reconcile_index(repair=True)
+    if Guideline.objects.exists():
+        report.say(f"Database already holds {Guideline.objects.count()} guidelines: no guideline seed loaded.")
+        return
+    if not seed:
+        report.say("EVIDENCE_GUIDELINE_SEED is not set: no guidelines loaded (see `manage.py load_guidelines`).")
+        return
+    if not Path(seed).exists():
+        report.say(f"EVIDENCE_GUIDELINE_SEED points at {seed}, which does not exist: no guidelines loaded.")
+        return
+    counts = load_guideline_paths(paths=[Path(seed)], on_changed=records_changed)
+    report.say(
+        f"Guidelines loaded from {seed}: {counts.read} guidelines with {counts.recommendations} recommendations "
+        f"({len(counts.problems)} files could not be read)."
+    )
+
+
+def ensure_lexical_index(*, report: BootstrapReport) -> None:
+    """Bring the search index in step with the database (text now; vectors in the background).
+
+    An index this version cannot open (written by an older version) is rebuilt.
+    """
+    from search.backends.base import SearchBackendError
+    from search.indexing import rebuild_index, reconcile_index
+
+    try:
+        result = reconcile_index(repair=True)
+    except SearchBackendError as error:
+        report.say(f"The search index could not be read ({error}); rebuilding it.")
+        rebuilt = rebuild_index()
+        report.say(f"Search index rebuilt as generation {rebuilt.generation}: {rebuilt.indexed} records indexed.")
+        return
     report.say(
         f"Search index: {result.database} records in the database, {result.indexed} indexed before repair; "
         f"{len(result.missing)} missing, {len(result.extra)} extra, {len(result.stale)} stale"
@@ -71,5 +103,6 @@ def run_bootstrap() -> BootstrapReport:
     """Run every first-run step and return what each one did."""
     report = BootstrapReport()
     seed_database(seed=settings.EVIDENCE_SEED, report=report)
+    seed_guidelines(seed=settings.EVIDENCE_GUIDELINE_SEED, report=report)
     ensure_lexical_index(report=report)
     return report

@@ -1,13 +1,29 @@
 """Gunicorn settings used by `make run` (and `bench/portal.py`): each worker loads the embedding
 model and opens the search index before it takes requests, so the first search is as fast as the
-rest, and computes with one thread per request."""
+rest, and computes with one thread per request. The access log never holds query text: every
+query-string value except known filters (sort, page, level, years...) is written as ``-``, in the
+request line, the referrer and any header (see ``evidence_portal.privacy``)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from gunicorn.glogging import Logger
+
+from evidence_portal.privacy import scrub_gunicorn_atoms
+
 logger = logging.getLogger(__name__)
+
+
+class PrivateAccessLogger(Logger):
+    """Gunicorn's logger, with the query text of every request scrubbed from the access log."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        return scrub_gunicorn_atoms(super().atoms(resp, req, environ, request_time))
+
+
+logger_class = PrivateAccessLogger
 
 
 def post_worker_init(worker: Any) -> None:

@@ -5,6 +5,7 @@ Every variable is documented in README.md (a test checks that) and listed in .en
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "evidence_portal.apps.EvidencePortalConfig",
     "records",
     "ingest",
@@ -72,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "evidence_portal.security.ContentSecurityPolicyMiddleware",
+    "evidence_portal.privacy.QueryPrivacyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: refuses sign-ins from a locked-out client.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "evidence_portal.urls"
@@ -118,6 +124,26 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT failed attempts for one user name
+# from one address, sign-in is refused for LOGIN_LOCKOUT_MINUTES. The lockout page and the
+# failure message are the same whether or not the account exists.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not recorded (docs/privacy.md)
+AXES_VERBOSE = False
+# Password reset links: single use (the token is bound to the password hash and last sign-in)
+# and valid for this many seconds.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=60)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -177,6 +203,7 @@ NCBI_API_KEY = env_optional("NCBI_API_KEY")
 NCBI_TOOL = env_str("NCBI_TOOL", "evidence-portal")
 EUTILS_BASE_URL = env_url("EUTILS_BASE_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/", ("http", "https"))
 EVIDENCE_SEED = env_optional("EVIDENCE_SEED")
+EVIDENCE_GUIDELINE_SEED = env_optional("EVIDENCE_GUIDELINE_SEED")
 DESIGN_CLASSIFIER_RETRAIN_AFTER = env_int("DESIGN_CLASSIFIER_RETRAIN_AFTER", 5000, minimum=1)
 # Harvest tuning (ingest): request timeout, PMIDs per efetch, retries of transient failures
 # (429, 5xx, timeouts, truncated bodies) with exponential backoff, an explicit shared request
@@ -189,7 +216,10 @@ EUTILS_RETRY_BASE_SECONDS = env_float("EUTILS_RETRY_BASE_SECONDS", 2.0)
 EUTILS_RATE_LIMIT = env_float("EUTILS_RATE_LIMIT", 0.0)
 INGEST_STALL_SECONDS = env_float("INGEST_STALL_SECONDS", 120.0)
 # Stages stored records are handed to (ingest.pipeline): grade, index, embed.
-INGEST_HANDOFF_STAGES = env_list("INGEST_HANDOFF_STAGES", ["grade", "index", "embed"])
+INGEST_HANDOFF_STAGES = env_list("INGEST_HANDOFF_STAGES", ["guidelines", "grade", "index", "embed"])
+# Largest guideline file or download a reader accepts (bytes, after gunzip); larger ones are
+# reported as a problem, never read.
+GUIDELINE_MAX_BYTES = env_int("GUIDELINE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
@@ -205,8 +235,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT as `make run` starts the worker):
+# running tasks get this long to finish, then their messages go back to the broker.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 3.0
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+<<<<<<< HEAD
 # Schedules live in the database (django-celery-beat), editable on the operations page.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
@@ -217,6 +251,12 @@ CELERY_BEAT_SCHEDULE = {
 # A running job (or a worker) silent for this long counts as dead: its job is failed with the
 # reason, its lock released, its partial generation dropped.
 OPS_HEARTBEAT_TIMEOUT = env_float("OPS_HEARTBEAT_TIMEOUT", 60.0)
+=======
+# Periodic work, run by the beat scheduler `make run` embeds in its worker (`celery worker -B`).
+CELERY_BEAT_SCHEDULE = {
+    "purge-query-log": {"task": "portal.purge_query_log", "schedule": 24 * 3600.0},
+}
+>>>>>>> main
 
 # --- Portal -------------------------------------------------------------------------------------
 PORTAL_API_RATE = env_str("PORTAL_API_RATE", "600/m")
@@ -224,13 +264,25 @@ _rate_count, _, _rate_period = PORTAL_API_RATE.partition("/")
 if not _rate_count.isdigit() or _rate_period not in {"s", "sec", "m", "min", "h", "hour", "d", "day"}:
     raise ImproperlyConfigured("PORTAL_API_RATE must look like 600/m (requests per s, m, h or d)")
 
+# Query analytics (docs/privacy.md): off by default; when on, scrubbed queries are kept this long.
+QUERY_ANALYTICS = env_bool("QUERY_ANALYTICS", False)
+QUERY_ANALYTICS_RETENTION_DAYS = env_int("QUERY_ANALYTICS_RETENTION_DAYS", 30, minimum=1)
+
+# No query text in any log or error report (docs/privacy.md): the handlers scrub it.
+DEFAULT_EXCEPTION_REPORTER = "evidence_portal.privacy.ScrubbingExceptionReporter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_query_text": {"()": "evidence_portal.privacy.QueryScrubFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_query_text"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Guidelines: a guideline older than this many years says so on its cards and page.

@@ -29,12 +29,39 @@ from django.db.models import Q
 from guidelines.models import Guideline
 from ingest.guidelines.types import DeletedGuideline, ParsedGuideline, ParsedRecommendation
 from records.models import EvidenceRecord, RecordKind
+from records.types import AbstractSection, ParsedRecord
 
 RECORD_SOURCE = "guideline"
 GUIDELINE_PUBLICATION_TYPE = "Practice Guideline"
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that differ between two printings of one guideline's title and say nothing about it.
-_TITLE_NOISE = {"final", "recommendation", "statement", "the", "a", "an", "of", "for", "and", "in", "on", "to"}
+_TITLE_NOISE = frozenset(
+    {
+        "final",
+        "recommendation",
+        "recommendations",
+        "statement",
+        "clinical",
+        "practice",
+        "guideline",
+        "guidelines",
+        "management",
+        "the",
+        "a",
+        "an",
+        "of",
+        "for",
+        "and",
+        "in",
+        "on",
+        "to",
+        "with",
+        "by",
+        "uspstf",
+        "va",
+        "dod",
+    }
+)
 
 
 class Outcome:
@@ -86,13 +113,23 @@ class GuidelineCounts:
         self.changed_record_ids.extend(result.changed_record_ids)
 
 
-def match_text(text: str, *, drop_noise: bool = False) -> str:
+def match_text(text: str) -> str:
     """Return ``text`` folded for matching: ASCII lower-case words, single spaces, <= 255 chars."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    words = _WORD.findall(folded)
-    if drop_noise:
-        words = [w for w in words if w not in _TITLE_NOISE]
-    return " ".join(words)[:255]
+    return " ".join(_WORD.findall(folded))[:255]
+
+
+def match_title(title: str, *, issuer: str = "") -> str:
+    """Return the key two printings of one guideline's title share.
+
+    The distinct words of the title, sorted, without filler ("final recommendation statement",
+    "clinical practice guideline") and without the words of the issuer's name, so "Screening for
+    lung cancer: U.S. Preventive Services Task Force recommendation statement" and "Lung Cancer:
+    Screening" (issuer USPSTF) share the key "cancer lung screening".
+    """
+    issuer_words = set(match_text(issuer).split())
+    words = set(match_text(title).split()) - _TITLE_NOISE - issuer_words
+    return " ".join(sorted(words))[:255]
 
 
 def version_order(parsed: ParsedGuideline, stored: Guideline, *, same_document: bool) -> int:
@@ -133,9 +170,11 @@ def find_same_guideline(parsed: ParsedGuideline) -> tuple[Guideline | None, str]
         found = rows.filter(doi__iexact=parsed.doi).order_by("-year", "-id").first()
         if found is not None:
             return found, "doi"
-    title = match_text(parsed.title, drop_noise=True)
-    if title:
-        candidates = rows.filter(match_title=title)
+    title = match_title(parsed.title, issuer=parsed.issuer)
+    if title and parsed.year:
+        # The year is part of the key: without it two printings cannot be told apart from two
+        # versions, so a document without a year is matched by source id or DOI only.
+        candidates = rows.filter(match_title=title, year__isnull=False)
         if parsed.issuer:
             candidates = candidates.filter(Q(match_issuer=match_text(parsed.issuer)) | Q(match_issuer=""))
         found = candidates.filter(superseded_by__isnull=True).order_by("-year", "-id").first()
@@ -148,7 +187,7 @@ def find_same_guideline(parsed: ParsedGuideline) -> tuple[Guideline | None, str]
 def _guideline_values(parsed: ParsedGuideline, digest: str) -> dict[str, Any]:
     return {
         "title": parsed.title,
-        "match_title": match_text(parsed.title, drop_noise=True),
+        "match_title": match_title(parsed.title, issuer=parsed.issuer),
         "issuer": parsed.issuer[:255],
         "match_issuer": match_text(parsed.issuer),
         "year": parsed.year,
@@ -386,3 +425,55 @@ def guidelines_store(
                 guideline_store(parsed=item, harvested_at=harvested_at), recommendations=len(item.recommendations)
             )
     return counts
+
+
+GUIDELINE_PUBLICATION_TYPES = frozenset({"practice guideline", "guideline", "consensus development conference"})
+
+
+def _parsed_from_stored(record: EvidenceRecord) -> ParsedRecord:
+    """Return the parts of a stored PubMed record that the PubMed guideline reader reads."""
+    sections = tuple(
+        AbstractSection(text=str(s.get("text", "")), label=str(s.get("label", "")), category=str(s.get("category", "")))
+        for s in record.abstract_sections or []
+        if isinstance(s, dict)
+    )
+    if not sections and record.abstract:
+        sections = (AbstractSection(text=record.abstract),)
+    return ParsedRecord(
+        source=record.source,
+        source_id=record.source_id,
+        title=record.title,
+        abstract_sections=sections,
+        journal=record.journal,
+        publication_date=record.publication_date,
+        publication_date_raw=record.publication_date_raw,
+        authors=tuple(record.authors or ()),
+        doi=record.doi,
+        languages=tuple(record.languages or ()),
+        publication_types=tuple(record.publication_types or ()),
+        url=record.url,
+    )
+
+
+def guidelines_from_pubmed(*, record_ids: Sequence[int]) -> list[int]:
+    """Make guidelines of the PubMed records typed Practice Guideline, Guideline or Consensus
+    Development Conference among ``record_ids`` (recommendations split from their abstracts).
+
+    A hand-off stage: returns the ids of the recommendation records it changed, after handing
+    them on to grading and indexing itself.
+    """
+    from ingest.guidelines.pubmed import guideline_from_pubmed
+    from ingest.pipeline import records_changed
+
+    changed: list[int] = []
+    records = EvidenceRecord.objects.filter(id__in=list(record_ids), source="pubmed", deleted_at__isnull=True)
+    for record in records.iterator():
+        types = {str(t).lower() for t in record.publication_types or []}
+        if not types & GUIDELINE_PUBLICATION_TYPES:
+            continue
+        parsed = guideline_from_pubmed(_parsed_from_stored(record))
+        if parsed is not None:
+            changed.extend(guideline_store(parsed=parsed, harvested_at=record.last_harvested_at).changed_record_ids)
+    if changed:
+        transaction.on_commit(lambda: records_changed(changed))
+    return changed

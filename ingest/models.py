@@ -13,6 +13,7 @@ from django.db import models
 class HarvestSource(models.TextChoices):
     EUTILS = "eutils", "PubMed E-utilities"
     FILES = "files", "PubMed bulk files"
+    GUIDELINES = "guidelines", "Guideline publishers"
 
 
 class RunStatus(models.TextChoices):
@@ -53,6 +54,12 @@ class HarvestRun(models.Model):
     datetype = models.CharField(max_length=4, choices=DateType.choices, blank=True)
     window_start = models.DateField(null=True, blank=True)
     window_end = models.DateField(null=True, blank=True)
+    # The configured guideline source a guideline run harvests (None for a one-off run).
+    guideline_source = models.ForeignKey(
+        "guidelines.GuidelineSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    # Who or what started the run ("beat", "admin:alice", a command); shown in the admin.
+    started_by = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True)
 
     found = models.PositiveIntegerField(default=0)
@@ -60,6 +67,8 @@ class HarvestRun(models.Model):
     new = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
+    # Guideline runs: documents stored as a newer (or older) version of a guideline already held.
+    new_versions = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     # [{"at": iso time, "where": item key or record, "error": message}, ...], newest last.
@@ -86,6 +95,10 @@ class ItemKind(models.TextChoices):
     WINDOW = "window", "Search a date window"
     BATCH = "batch", "Fetch a batch of PMIDs"
     FILE = "file", "Load a file"
+    OAI_PAGE = "oai_page", "Fetch an OAI-PMH page"
+    FEED = "feed", "Read a guideline feed"
+    DOCUMENT = "document", "Fetch a guideline document"
+    USPSTF = "uspstf", "Read USPSTF recommendations"
 
 
 class ItemStatus(models.TextChoices):

@@ -33,6 +33,8 @@ class Stage:
 
 
 DEFAULT_STAGES: tuple[Stage, ...] = (
+    # PubMed records typed as guidelines also become guidelines (their recommendations split out).
+    Stage("guidelines", "guidelines.services.guidelines_from_pubmed"),
     Stage("grade", "records.evidence.services.records_grade"),
     Stage("index", "search.indexing.records_index"),
     Stage("embed", "search.embed_pending", mode="task"),

@@ -38,6 +38,10 @@ TASK_FOR_KIND = {
     ItemKind.WINDOW: "ingest.pubmed.search_window",
     ItemKind.BATCH: "ingest.pubmed.fetch_batch",
     ItemKind.FILE: "ingest.load_file",
+    ItemKind.OAI_PAGE: "ingest.guidelines.oai_page",
+    ItemKind.FEED: "ingest.guidelines.feed",
+    ItemKind.DOCUMENT: "ingest.guidelines.document",
+    ItemKind.USPSTF: "ingest.guidelines.uspstf",
 }
 MAX_ERRORS_KEPT = 200
 
@@ -207,6 +211,14 @@ def _finish_if_complete(run: HarvestRun) -> None:
         if run.window_end and (saved.checkpoint is None or saved.checkpoint < run.window_end):
             saved.checkpoint = run.window_end
             saved.save(update_fields=["checkpoint", "updated_at"])
+    if run.status == RunStatus.SUCCEEDED and run.guideline_source_id and run.window_end:
+        # An incremental OAI-PMH run: the source's next run starts ("from") at this one's "until".
+        from guidelines.models import GuidelineSource
+
+        source = GuidelineSource.objects.filter(pk=run.guideline_source_id).first()
+        if source is not None and (source.checkpoint is None or source.checkpoint < run.window_end):
+            source.checkpoint = run.window_end
+            source.save(update_fields=["checkpoint", "updated_at"])
 
 
 def item_save(run: HarvestRun, item: WorkItem) -> None:

@@ -2,8 +2,9 @@
 
 Each task takes one work item id (a JSON integer), is idempotent (a done or missing item is a
 no-op), acknowledges late, and retries with exponential backoff and jitter only on transient
-E-utilities failures (429, 5xx, timeouts, truncated bodies). Anything else marks the item failed
-with its reason. When a worker starts it re-enqueues the pending items of running runs, so a
+E-utilities failures (429, 5xx, timeouts, truncated bodies) or, for guideline harvests
+(``ingest.guidelines.*``), on ``TransientFetchError``. Anything else marks the item failed with
+its reason. When a worker starts it re-enqueues the pending items of running runs, so a
 run whose worker was killed carries on.
 """
 
@@ -29,11 +30,18 @@ TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-def _run_step(task: Task, step: Any, item_id: int) -> None:
+def _run_step(
+    task: Task,
+    step: Any,
+    item_id: int,
+    *,
+    transient: tuple[type[Exception], ...] = (TransientEutilsError,),
+    permanent: tuple[type[Exception], ...] = (EutilsError,),
+) -> None:
     attempts = runs.item_attempted(item_id=item_id)
     try:
         step(item_id=item_id)
-    except TransientEutilsError as error:
+    except transient as error:
         max_retries = int(getattr(settings, "EUTILS_MAX_RETRIES", 8))
         if task.request.retries >= max_retries:
             runs.item_fail(item_id=item_id, error=f"gave up after {max_retries} retries: {error}")
@@ -41,7 +49,7 @@ def _run_step(task: Task, step: Any, item_id: int) -> None:
         delay = runs.run_retry_delay(retries=task.request.retries)
         logger.warning("item %s: %s; retry %d in %.1f s", item_id, error, task.request.retries + 1, delay)
         raise task.retry(countdown=delay, max_retries=max_retries) from None
-    except EutilsError as error:
+    except permanent as error:
         runs.item_fail(item_id=item_id, error=str(error))
     except (OSError, ValueError) as error:
         runs.item_fail(item_id=item_id, error=f"{type(error).__name__}: {error}")
@@ -70,6 +78,80 @@ def fetch_batch(self: Task, item_id: int) -> None:
 def load_file(self: Task, item_id: int) -> None:
     """Load one PubMed XML or MEDLINE file of a run, then enqueue the run's next file."""
     _run_step(self, steps.file_load, item_id)
+
+
+def _guideline_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """Return the transient and the permanent errors of guideline harvests (imported late, so a
+    worker starts even where a reader module is missing)."""
+    from ingest.guidelines.client import FetchError, TransientFetchError
+    from ingest.guidelines.oai import OaiError
+
+    return (TransientFetchError,), (OaiError, FetchError)
+
+
+def _run_guideline_step(task: Task, step_name: str, item_id: int) -> None:
+    from ingest.guidelines import steps as guideline_steps
+
+    transient, permanent = _guideline_errors()
+    _run_step(task, getattr(guideline_steps, step_name), item_id, transient=transient, permanent=permanent)
+
+
+@shared_task(name="ingest.guidelines.oai_page", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
+def guidelines_oai_page(self: Task, item_id: int) -> None:
+    """Fetch and store one OAI-PMH page of a guideline run, and plan the next page."""
+    _run_guideline_step(self, "oai_page", item_id)
+
+
+@shared_task(name="ingest.guidelines.feed", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
+def guidelines_feed(self: Task, item_id: int) -> None:
+    """Read a guideline feed and plan a document item for each new entry."""
+    _run_guideline_step(self, "feed_read", item_id)
+
+
+@shared_task(name="ingest.guidelines.document", soft_time_limit=300, time_limit=360, **TASK_OPTIONS)
+def guidelines_document(self: Task, item_id: int) -> None:
+    """Fetch, split and store one guideline document (HTML, PDF, DOCX)."""
+    _run_guideline_step(self, "document_fetch", item_id)
+
+
+@shared_task(name="ingest.guidelines.uspstf", soft_time_limit=600, time_limit=660, **TASK_OPTIONS)
+def guidelines_uspstf(self: Task, item_id: int) -> None:
+    """Read and store a USPSTF Prevention TaskForce API JSON file or URL."""
+    _run_guideline_step(self, "uspstf_read", item_id)
+
+
+@shared_task(
+    name="ingest.guidelines.harvest_due",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def guidelines_harvest_due(self: Task) -> list[int]:
+    """Start a run of every enabled guideline source whose interval has passed; return the run ids."""
+    from ingest.guidelines.runs import guideline_sources_harvest_due
+
+    return guideline_sources_harvest_due(started_by="schedule")
+
+
+@shared_task(
+    name="ingest.guidelines.harvest_source",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def guidelines_harvest_source(self: Task, source_id: int, started_by: str = "") -> int | None:
+    """Start a run of one configured guideline source; return the run id (None: no such source)."""
+    from ingest.guidelines.runs import GuidelineRunError, guideline_source_harvest
+
+    try:
+        return guideline_source_harvest(source_id=source_id, started_by=started_by)
+    except GuidelineRunError as error:
+        logger.warning("guideline source %s not harvested: %s", source_id, error)
+        return None
 
 
 @shared_task(

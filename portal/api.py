@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.throttling import SimpleRateThrottle
 
-from portal import presenters, selectors
+from portal import analytics, presenters, selectors
 from portal.forms import (
     DEFAULT_PAGE_SIZE,
     KIND_CHOICES,
@@ -30,6 +30,7 @@ from portal.forms import (
     SearchForm,
 )
 from records.evidence.levels import LEVELS
+from search import clinical_queries
 from search.backends.base import SearchBackendUnavailable
 from search.types import SORT_MODES
 
@@ -236,6 +237,16 @@ class SearchParams(Schema):
         items={"type": "string", "enum": [value for value, _ in STRENGTH_CHOICES]},
         maxItems=len(STRENGTH_CHOICES),
     )
+    question: str | None = _doc(
+        "Clinical question type (PubMed Clinical Queries filter): therapy, diagnosis, prognosis, etiology,"
+        " clinical_prediction, or systematic_reviews (PubMed's systematic review subset)",
+        enum=list(clinical_queries.QUESTION_CHOICES),
+    )
+    scope: str | None = _doc(
+        "Scope of the clinical question filter: broad (sensitive) or narrow (specific); ignored for systematic_reviews",
+        enum=list(clinical_queries.SCOPES),
+        default="broad",
+    )
     sort: str | None = _doc("Order of results", enum=list(SORT_MODES), default="evidence")
     page: str | None = _doc("Page number", type="integer", minimum=1, maximum=MAX_PAGE, default=1)
     page_size: str | None = _doc(
@@ -263,6 +274,7 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> Status[dict[str
         page = selectors.run_search(search_request)
     except SearchBackendUnavailable:
         return Status(503, {"detail": "Search is temporarily unavailable; try again shortly", "errors": {}})
+    analytics.query_record(search_request=search_request, results=page.total)
     return Status(
         200,
         {

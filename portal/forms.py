@@ -9,6 +9,7 @@ from django.http import QueryDict
 
 from ingest.guidelines.types import Strength
 from records.evidence.levels import LEVELS
+from search import clinical_queries
 from search.backends.base import SearchFilters
 from search.types import SORT_MODES, SearchRequest
 
@@ -25,7 +26,18 @@ LEVEL_CHOICES = [(info.level.value, info.name) for info in LEVELS]
 SORT_CHOICES = [("evidence", "Best evidence"), ("relevance", "Relevance"), ("newest", "Newest")]
 assert tuple(value for value, _ in SORT_CHOICES) == SORT_MODES
 TEXT_PARAMS = ("q", "population", "intervention", "comparison", "outcome")
-FILTER_PARAMS = ("level", "year_from", "year_to", "type", "free_full_text", "language", "kind", "issuer", "strength")
+FILTER_PARAMS = (
+    "level",
+    "year_from",
+    "year_to",
+    "type",
+    "free_full_text",
+    "language",
+    "kind",
+    "issuer",
+    "strength",
+    "question",
+)
 STRENGTH_CHOICES = [
     (Strength.STRONG, "Strong"),
     (Strength.CONDITIONAL, "Conditional"),
@@ -33,6 +45,17 @@ STRENGTH_CHOICES = [
     (Strength.EXPERT_OPINION, "Expert opinion"),
 ]
 KIND_CHOICES = [("recommendation", "Guideline recommendations"), ("guideline", "Guidelines"), ("article", "Articles")]
+QUESTION_CHOICES = [
+    ("therapy", "Therapy"),
+    ("diagnosis", "Diagnosis"),
+    ("prognosis", "Prognosis"),
+    ("etiology", "Etiology (causes, harm)"),
+    ("clinical_prediction", "Clinical prediction guides"),
+    ("systematic_reviews", "Systematic reviews"),
+]
+assert tuple(value for value, _ in QUESTION_CHOICES) == clinical_queries.QUESTION_CHOICES
+SCOPE_CHOICES = [("broad", "Broad (sensitive)"), ("narrow", "Narrow (specific)")]
+assert tuple(value for value, _ in SCOPE_CHOICES) == clinical_queries.SCOPES
 
 
 class MultipleTextField(forms.Field):
@@ -95,6 +118,18 @@ class SearchForm(forms.Form):
         empty_value=None,
         label="Free full text only",
     )
+    question = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), *QUESTION_CHOICES],
+        label="Clinical question",
+        error_messages={"invalid_choice": "Unknown clinical question %(value)s."},
+    )
+    scope = forms.ChoiceField(
+        required=False,
+        choices=SCOPE_CHOICES,
+        label="Scope",
+        error_messages={"invalid_choice": "Unknown scope %(value)s: broad or narrow."},
+    )
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort by")
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
     page_size = forms.IntegerField(required=False, min_value=1)
@@ -128,7 +163,7 @@ class SearchForm(forms.Form):
             publication_types=tuple(data.get("type") or ()),
             free_full_text=True if data.get("free_full_text") else None,
             languages=tuple(data.get("language") or ()),
-            tag_groups=tag_groups(data),
+            tag_groups=(*tag_groups(data), *self.clinical_query_groups()),
         )
         return SearchRequest(
             text=data.get("q") or "",
@@ -141,6 +176,14 @@ class SearchForm(forms.Form):
             page=data.get("page") or 1,
             page_size=data.get("page_size") or DEFAULT_PAGE_SIZE,
         )
+
+    def clinical_query_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Return the tag filter of the chosen clinical question and scope (empty for none)."""
+        question = self.cleaned_data.get("question")
+        if not question:
+            return ()
+        key = clinical_queries.filter_key(question, self.cleaned_data.get("scope") or "broad")
+        return ((clinical_queries.tag_of(key),),)
 
     def error_messages(self) -> dict[str, list[str]]:
         """Return the errors as plain ``{parameter: [message, ...]}``."""

@@ -296,4 +296,16 @@ def active_filters(data: dict[str, Any], params: QueryDict) -> list[Link]:
     for param in ("kind", "issuer", "strength"):
         for value in data.get(param) or []:
             links.append(Link(value.replace("_", " "), url_with(params, **{param: toggled(data[param], value)})))
+    if data.get("question"):
+        links.append(
+            Link(question_label(data["question"], data.get("scope") or "broad"), url_with(params, question=None))
+        )
     return links
+
+
+def question_label(question: str, scope: str) -> str:
+    """Return the chip label of a clinical-question filter (``Therapy, narrow``)."""
+    from portal.forms import QUESTION_CHOICES
+
+    name = dict(QUESTION_CHOICES).get(question, question)
+    return name if question == "systematic_reviews" else f"{name}, {scope}"

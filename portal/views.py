@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from guidelines.presenters import recommendation_view
-from portal import presenters, selectors
+from portal import analytics, presenters, selectors
 from portal.forms import SearchForm
 from records.citations import BIBTEX_MEDIA_TYPE, RIS_MEDIA_TYPE, records_to_bibtex, records_to_ris
 from records.models import EvidenceRecord
@@ -25,11 +25,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/search.html", context, status=400)
     if not form.has_query():
         return render(request, "portal/search.html", context)
+    search_request = form.to_search_request()
     try:
-        page = selectors.run_search(form.to_search_request())
+        page = selectors.run_search(search_request)
     except SearchBackendUnavailable:
         context["unavailable"] = True
         return render(request, "portal/search.html", context, status=503)
+    analytics.query_record(search_request=search_request, results=page.total)
     context.update(selectors.search_context(form, request.GET, page))
     return render(request, "portal/search.html", context)
 

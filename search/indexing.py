@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from records.models import EvidenceRecord
+from search import clinical_queries
 from search.backends import get_backend
 from search.backends.base import IndexReport, SearchBackend, SearchBackendError, SearchFilters
 from search.documents import IndexDocument
@@ -39,13 +41,27 @@ def record_text(record: EvidenceRecord) -> str:
     return f"{abstract} {record.recommendation_text}".strip() if record.recommendation_text else abstract
 
 
+def clinical_query_tags(record: EvidenceRecord) -> list[str]:
+    """Return the ``cq:<filter>`` tags of the PubMed Clinical Queries filters the record matches."""
+    fields = clinical_queries.RecordFields.build(
+        title=record.title,
+        abstract=record_text(record),
+        mesh_headings=[h for h in record.mesh_headings or [] if isinstance(h, dict)],
+        publication_types=[str(t) for t in record.publication_types or []],
+        keywords=[str(k) for k in record.keywords or []],
+        journal=record.journal_abbreviation,
+    )
+    return [clinical_queries.tag_of(key) for key in clinical_queries.matching_filters(fields)]
+
+
 def record_tags(record: EvidenceRecord) -> list[str]:
-    """Return the filter tags of a record: its kind, and a recommendation's issuer and strength.
+    """Return the filter tags of a record: its kind, the clinical-query filters it matches
+    (``cq:therapy_narrow``...), and a recommendation's issuer and strength.
 
     Tags are ``name:value`` strings that every backend stores as exact keywords (see
-    ``search.documents.TAG_FACETS``); articles carry only their kind.
+    ``search.documents.TAG_FACETS``).
     """
-    tags = [f"kind:{record.kind}"]
+    tags = [f"kind:{record.kind}", *clinical_query_tags(record)]
     if record.kind == "recommendation":
         if record.issuing_body:
             tags.append(f"issuer:{record.issuing_body}")
@@ -309,9 +325,16 @@ def rebuild_index(
             raise SearchBackendError(f"rebuild verification failed: vectors are not all from {embedder.model_name}")
         say("switching", done, total)
         backend.switch_generation(generation)
-    except BaseException:
+    except BaseException as exc:
         if backend.live_generation() != generation:
             backend.drop_generation(generation)
+        if isinstance(exc, (OSError, ValueError, sqlite3.Error)):
+            # A full disk (or a failing one) while writing the new generation: what was written
+            # is dropped, the live generation and the database are as they were; say what to do.
+            raise SearchBackendError(
+                f"could not write the new index generation ({exc}); nothing was changed: the live index"
+                " and the database are as before. Free space in the data folder and run rebuild_index again."
+            ) from exc
         raise
     _rewrite_entries(filler, embedder.model_name)
     # Writes that reached the old generation between the last catch-up and the switch.

@@ -157,7 +157,10 @@ def search_records(request: SearchRequest) -> SearchPage:
                 record=record,
                 breakdown=item.breakdown,
                 title_html=highlight.mark(record.title, stems),
-                snippet_html=highlight.snippet(body, stems),
+                # A recommendation is short and must be read whole; other records show an excerpt.
+                snippet_html=highlight.mark(record.recommendation_text, stems)
+                if record.kind == "recommendation" and record.recommendation_text
+                else highlight.snippet(body, stems),
             )
         )
     facets = backend.facet_counts([r.doc_id for r in ranked]) if ranked else backend.facet_counts([])

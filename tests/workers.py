@@ -63,7 +63,7 @@ class HarvestEnv:
     folder: Path
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, name: str = "w1", **extra: str) -> Worker:
+    def start_worker(self, name: str = "w1", *, pool: str = "solo", **extra: str) -> Worker:
         log = self.folder / f"worker-{name}-{len(self.workers)}.log"
         command = [
             sys.executable,
@@ -73,7 +73,9 @@ class HarvestEnv:
             "evidence_portal",
             "worker",
             "--pool",
-            "solo",
+            pool,
+            "--concurrency",
+            "1",
             "--hostname",
             f"{name}-{len(self.workers)}@%h",
             "--without-gossip",

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from curation.permissions import is_author
 from curation.selectors import collections_editable_by
 from records.evidence.levels import level_info
 
@@ -37,3 +38,9 @@ def certainty_label(value: str) -> str:
     from curation.models import Certainty
 
     return str(Certainty(value).label) if value in Certainty.values else ""
+
+
+@register.filter
+def is_guideline_author(user: Any) -> bool:
+    """Return True for staff and guideline authors (who may upload guidelines)."""
+    return is_author(user)

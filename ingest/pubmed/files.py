@@ -13,6 +13,9 @@ from ingest.pubmed.medline import parse_medline_text
 from ingest.pubmed.xml import parse_pubmed_xml
 from records.types import ParsedItem, ParseProblem
 
+# Longest MEDLINE line read (real lines wrap at ~80 characters; a whole abstract is < 100 KB).
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
 _PEEK = 16 * 1024
 _LINE_CHUNK = 64 * 1024
 _MEDLINE_TAG = re.compile(rb"^[A-Z][A-Z0-9 ]{3}- ", re.MULTILINE)
@@ -63,6 +66,8 @@ def iter_pubmed_file(path: Path | str) -> Iterator[ParsedItem]:
                 yield from parse_pubmed_xml(stream, location=location)
             else:
                 yield from parse_medline_text(_decoded_lines(stream), location=location)
+    except LineTooLongError as error:
+        yield ParseProblem(location=location, reason=f"not MEDLINE text: {error}; the rest of the file was skipped")
     except OSError as error:
         yield ParseProblem(location=location, reason=f"cannot read the file ({error})")
 
@@ -88,28 +93,46 @@ def _peek(path: Path) -> bytes:
     return zlib.decompressobj(wbits=31).decompress(head, _PEEK)
 
 
-def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
+class LineTooLongError(ValueError):
+    """A MEDLINE line longer than :data:`MAX_LINE_BYTES` (no real record has one)."""
+
+
+def _decoded_lines(stream: BinaryIO, *, max_line_bytes: int | None = None) -> Iterator[str]:
     """Yield the lines of ``stream`` as text (UTF-8; a line that is not UTF-8 is read as Latin-1).
 
-    Reads 64 KiB at a time (a truncated gzip raises on the read that reaches the break).
+    Reads 64 KiB at a time (a truncated gzip raises on the read that reaches the break), in time
+    linear in the size however long a line is. Raises ``LineTooLongError`` for a line longer
+    than ``max_line_bytes`` (default :data:`MAX_LINE_BYTES`) before holding more of it.
     """
-    pending = b""
+    limit = MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
+    parts: list[bytes] = []  # the start of a line not finished yet
+    held = 0
+    lines = 0
     while True:
         chunk = stream.read(_LINE_CHUNK)
         if not chunk:
             break
-        pending += chunk
-        cut = pending.rfind(b"\n") + 1
+        cut = chunk.rfind(b"\n") + 1
         if not cut:
+            parts.append(chunk)
+            held += len(chunk)
+            if held > limit:
+                raise LineTooLongError(f"line {lines + 1} is longer than {limit // (1024 * 1024)} MiB")
             continue
-        block, pending = pending[:cut], pending[cut:]
+        block = b"".join((*parts, chunk[:cut]))
+        parts = [chunk[cut:]] if cut < len(chunk) else []
+        held = len(chunk) - cut
         try:
             # Split on "\n" only: str.splitlines() would also break at \x0c, \x85, \u2028 inside text.
-            yield from block[:-1].decode("utf-8").split("\n")
+            decoded = block[:-1].decode("utf-8").split("\n")
         except UnicodeDecodeError:
-            yield from (_decode_line(line) for line in block[:-1].split(b"\n"))
-    if pending:
-        yield _decode_line(pending)
+            decoded = [_decode_line(line) for line in block[:-1].split(b"\n")]
+        if max(map(len, decoded)) > limit:
+            raise LineTooLongError(f"line {lines + 1} is longer than {limit // (1024 * 1024)} MiB")
+        lines += len(decoded)
+        yield from decoded
+    if parts:
+        yield _decode_line(b"".join(parts))
 
 
 def _decode_line(line: bytes) -> str:

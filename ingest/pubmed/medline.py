@@ -16,6 +16,7 @@ from ingest.pubmed.normalize import (
     normalise_doi,
     normalise_pmcid,
     publication_type_name,
+    size_checked,
     unique,
 )
 from records.types import AbstractSection, MeshHeading, ParsedItem, ParsedRecord, ParseProblem
@@ -153,7 +154,7 @@ def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedReco
                 comments[(ref_type, found.group(1))] = None
     publication_types = unique([publication_type_name(value) for value in values.get("PT", [])])
     pmc = first("PMC")
-    return ParsedRecord(
+    record = ParsedRecord(
         source=SOURCE,
         source_id=pmid,
         title=title,
@@ -176,6 +177,7 @@ def _record(tagged: list[tuple[str, list[str]]], *, location: str) -> ParsedReco
         comments_corrections=tuple(comments),
         url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
     )
+    return size_checked(record, location=location)
 
 
 def split_abstract(text: str) -> tuple[AbstractSection, ...]:

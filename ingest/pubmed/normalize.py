@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from records.types import ParsedRecord, ParseProblem
+
 # PubMed publication types, so upper-case old exports (``JOURNAL ARTICLE``) map back to their names.
 KNOWN_PUBLICATION_TYPES = (
     "Journal Article",
@@ -141,3 +143,20 @@ def normalise_doi(raw: str) -> str:
     value = clean_text(raw)
     value = re.sub(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", "", value, flags=re.IGNORECASE)
     return value if value.startswith("10.") else ""
+
+
+# Longest title + abstract a record may have (real ones stay under ~100,000 characters); a longer
+# one is hostile or broken input and is skipped with a reason rather than stored and indexed.
+MAX_RECORD_TEXT = 1_000_000
+
+
+def size_checked(record: ParsedRecord, *, location: str) -> ParsedRecord | ParseProblem:
+    """Return ``record``, or a ParseProblem when its title and abstract exceed MAX_RECORD_TEXT."""
+    size = len(record.title) + sum(len(section.text) for section in record.abstract_sections)
+    if size <= MAX_RECORD_TEXT:
+        return record
+    return ParseProblem(
+        location=location,
+        reason=f"PMID {record.source_id}: title and abstract hold {size:,} characters "
+        f"(more than {MAX_RECORD_TEXT:,}); skipped",
+    )

@@ -23,6 +23,7 @@ from ingest.pubmed.normalize import (
     normalise_doi,
     normalise_pmcid,
     publication_type_name,
+    size_checked,
     unique,
 )
 from records.types import AbstractSection, DeletedCitation, MeshHeading, ParsedItem, ParsedRecord, ParseProblem
@@ -208,6 +209,13 @@ def parse_pubmed_xml(stream: BinaryIO, *, location: str) -> Iterator[ParsedItem]
             reason=f"file is truncated or unreadable ({error}); {index} record(s) before the break were read",
         )
         return
+    except LookupError as error:  # an <?xml encoding="..."?> Python does not know
+        yield ParseProblem(
+            location=location,
+            reason=f"the XML declares an encoding that does not exist ({error}); "
+            f"{index} record(s) before it were read, the rest of the file was skipped",
+        )
+        return
     if index == 0:
         root = context.root
         first = root[0].tag if root is not None and len(root) else None
@@ -272,7 +280,7 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
     comments, ref_types = _comments_corrections(cited)
     version_text = pmid_elem.get("Version", "1")
     id_list = _article_ids(pubmed_data, cited)
-    return ParsedRecord(
+    record = ParsedRecord(
         source=SOURCE,
         source_id=pmid,
         title=title,
@@ -298,6 +306,7 @@ def record_from_element(elem: Any, *, location: str) -> ParsedRecord | ParseProb
         url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
         source_version=int(version_text) if version_text.isdigit() and int(version_text) > 0 else 1,
     )
+    return size_checked(record, location=location)
 
 
 Children = dict[str, list[Any]]

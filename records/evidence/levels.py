@@ -76,3 +76,18 @@ def level_strength(level: str | None, *, retracted: bool = False) -> float:
     if retracted:
         return 0.0
     return (_WEAKEST - level_info(level).rank) / (_WEAKEST - 1)
+
+
+def levels_stylesheet() -> str:
+    """Return the CSS of the level colours (``static/portal/levels.css``): one class per level,
+    so pages colour badges without inline styles (the content security policy forbids them).
+    Regenerate with ``python -m records.evidence.levels > static/portal/levels.css``."""
+    lines = ["/* Generated from records/evidence/levels.py: python -m records.evidence.levels */"]
+    for info in LEVELS:
+        slug = info.level.value
+        lines.append(f".level-{slug} {{ background: {info.colour}; color: {info.text_colour}; }}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(levels_stylesheet(), end="")

@@ -236,8 +236,9 @@ class EmbeddedBackend(SearchBackend):
                     reader = _Reader(path)
                 except (ValueError, OSError) as exc:
                     raise SearchBackendUnavailable(
-                        f"cannot open index generation {name}: {exc} (an index written by an older version"
-                        " of Evidence Portal is rebuilt by `python manage.py rebuild_index`)"
+                        f"cannot open index generation {name} ({path / 'text'}): {exc} (a damaged index, or one"
+                        " written by an older version of Evidence Portal, is rebuilt by"
+                        " `python manage.py rebuild_index`)"
                     ) from exc
                 self._readers = {name: reader}  # the old generation's reader is dropped
             return reader
@@ -508,7 +509,7 @@ class EmbeddedBackend(SearchBackend):
 
     def vector_space(self) -> tuple[str, int] | None:
         view = self._view()
-        if view is None or not view[0].dimension:
+        if view is None or not view[0].dimension or view[0].damaged:
             return None
         return view[0].model, view[0].dimension
 
@@ -542,12 +543,17 @@ class EmbeddedBackend(SearchBackend):
         if view is None:
             return Health(ok=True, detail="no index generation yet")
         snap = view[0]
-        return Health(ok=True, documents=int(snap.present.sum()), vectors=int((snap.present & snap.has_vector).sum()))
+        documents, vectors = int(snap.present.sum()), int((snap.present & snap.has_vector).sum())
+        return Health(ok=True, detail=snap.damaged, documents=documents, vectors=vectors)
 
     # --- generations ---------------------------------------------------------------------------
     def create_generation(self) -> str:
         name = f"g{time.time_ns()}"
-        self._init_generation(name)
+        try:
+            self._init_generation(name)
+        except BaseException:
+            shutil.rmtree(self._gen_path(name), ignore_errors=True)  # e.g. a full disk: leave nothing
+            raise
         return name
 
     def generation_backend(self, generation: str) -> EmbeddedBackend:

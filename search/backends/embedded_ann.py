@@ -21,6 +21,7 @@ always full.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -33,6 +34,7 @@ from search.backends.embedded_store import Snapshot
 
 _lock = threading.Lock()
 _ann_cache: dict[str, tuple[int, Any, int]] = {}
+logger = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 50_000  # vectors from which a generation gets an HNSW index (SEARCH_ANN_THRESHOLD)
 EXACT_BELOW = 50_000  # a mask this small is cheaper to score exactly than to over-fetch
 REBUILD_FRACTION = 0.2
@@ -121,11 +123,25 @@ def _saved_index(path: Path, dimension: int) -> tuple[Any, int] | None:
     with _lock:
         cached = _ann_cache.get(key)
         if cached is None or cached[0] != stamp:
-            index = _new_index(dimension)
-            index.view(str(file))
-            index.expansion_search = EXPANSION_SEARCH  # a search-time setting: not taken from the file
+            index: Any = _new_index(dimension)
+            try:
+                index.view(str(file))
+                if index.ndim != dimension:
+                    raise ValueError(f"it holds {index.ndim}-dimensional vectors, not {dimension}")
+                index.expansion_search = EXPANSION_SEARCH  # a search-time setting: not in the file
+            except (RuntimeError, ValueError, OSError) as exc:
+                # Exact search gives the same answers, slower: serve them, and say what to rebuild.
+                logger.error(
+                    "HNSW index %s is damaged (%s); searching vectors exactly until the index is rebuilt"
+                    " with `python manage.py rebuild_index`",
+                    file,
+                    exc,
+                )
+                index = None
             cached = (stamp, index, built_rows(path))
             _ann_cache[key] = cached
+        if cached[1] is None:
+            return None
         return cached[1], cached[2]
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -19,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from search.backends.base import SearchBackendError, SearchFilters
+
+logger = logging.getLogger(__name__)
+REBUILD_COMMAND = "python manage.py rebuild_index"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -147,6 +151,8 @@ class Snapshot:
     dimension: int
     pubtype_rows: dict[str, np.ndarray] = field(default_factory=dict)
     tag_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    # Why the vectors could not be opened (a truncated or corrupt file); searches are lexical.
+    damaged: str = ""
 
     @classmethod
     def load(cls, path: Path, state: State) -> Snapshot:
@@ -192,7 +198,18 @@ class Snapshot:
                 hashes[doc_id] = chash
         finally:
             conn.close()
-        vectors = open_vectors(path, state, writable=False)
+        damaged = ""
+        try:
+            vectors = open_vectors(path, state, writable=False)
+        except (ValueError, OSError, EOFError) as exc:
+            # A truncated or corrupt vector file: text search still works, so serve it.
+            vectors = None
+            has_vector[:] = False
+            damaged = (
+                f"vector file {path / state.vector_file} is damaged ({exc}); searching by text only"
+                f" until the index is rebuilt with `{REBUILD_COMMAND}`"
+            )
+            logger.error("%s", damaged)
         if vectors is not None:
             has_vector &= np.arange(n) < vectors.shape[0]
         return cls(
@@ -214,6 +231,7 @@ class Snapshot:
             dimension=state.dimension,
             pubtype_rows={t: np.asarray(r, dtype=np.int64) for t, r in by_type.items()},
             tag_rows={t: np.asarray(r, dtype=np.int64) for t, r in by_tag.items()},
+            damaged=damaged,
         )
 
     def mask(self, filters: SearchFilters) -> np.ndarray:

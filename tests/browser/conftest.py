@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -51,22 +53,60 @@ def browser() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@dataclass
+class PageWatch:
+    """Every request a page made and every content-security-policy violation it reported."""
+
+    requests: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    def third_party(self) -> list[str]:
+        """Requests that left 127.0.0.1 / localhost (data: and blob: URLs never leave)."""
+        local = {"127.0.0.1", "localhost", "[::1]", "::1"}
+        return [
+            url
+            for url in self.requests
+            if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname not in local
+        ]
+
+    def check(self) -> None:
+        assert not self.violations, f"content security policy violations: {self.violations}"
+        assert not self.third_party(), f"requests to third parties: {self.third_party()}"
+
+
+def watch(page: Any) -> PageWatch:
+    """Record the page's requests and CSP violations (Chromium reports them on the console)."""
+    seen = PageWatch()
+    page.on("request", lambda request: seen.requests.append(request.url))
+    page.on(
+        "console",
+        lambda message: seen.violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    return seen
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
+    """A desktop page; the test fails on a CSP violation or a request to a third party."""
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
+    seen = watch(page)
     yield page
     context.close()
+    seen.check()
 
 
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
+    """A phone-sized page; the test fails on a CSP violation or a request to a third party."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
+    seen = watch(page)
     yield page
     context.close()
+    seen.check()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import rispy
 from curation.models import Collection, Snapshot
 from records.models import EvidenceRecord
 from search.backends import reset_backends
+from tests.browser.conftest import watch
 from tests.factories import EvidenceRecordFactory
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,11 +40,13 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         context = browser.new_context(accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(20_000)
+        seen = watch(page)
         try:
             yield page
         finally:
             context.close()
             browser.close()
+        seen.check()
 
 
 @pytest.fixture

@@ -162,3 +162,19 @@ def test_counts_add_up_over_a_batch() -> None:
         items=[lung_cancer(), lung_cancer(), DeletedGuideline("oai", "x")], harvested_at=WHEN, counts=GuidelineCounts()
     )
     assert (counts.read, counts.new, counts.unchanged, counts.deleted, counts.recommendations) == (3, 1, 1, 0, 4)
+
+
+def test_title_keys_ignore_word_order_filler_and_the_issuers_name() -> None:
+    from guidelines.services import match_title
+
+    ngc = "Screening for lung cancer: U.S. Preventive Services Task Force recommendation statement."
+    api = "Lung Cancer: Screening"
+    issuer = "U.S. Preventive Services Task Force"
+    assert match_title(ngc, issuer=issuer) == match_title(api, issuer=issuer) == "cancer lung screening"
+    assert match_title("Screening for colorectal cancer", issuer=issuer) != match_title(api, issuer=issuer)
+
+
+def test_without_a_year_a_same_titled_document_is_not_merged() -> None:
+    dated = guideline_store(parsed=lung_cancer(source="ngc", source_id="ngc-1", year=2014), harvested_at=WHEN)
+    undated = guideline_store(parsed=lung_cancer(source="uspstf", source_id="api-1", year=None), harvested_at=WHEN)
+    assert undated.outcome == Outcome.NEW and undated.guideline_id != dated.guideline_id

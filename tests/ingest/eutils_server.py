@@ -171,10 +171,13 @@ def pubmed_file(articles: Iterable[Article], *, deleted: Iterable[str] = ()) -> 
     return b"".join(parts)
 
 
+HANG_SECONDS = 90.0
+
+
 @dataclass
 class Fault:
     utility: str  # "esearch", "efetch" or "*"
-    kind: str  # "429", "500" or "truncate"
+    kind: str  # "429", "500", "truncate" or "hang" (answer only after HANG_SECONDS)
     remaining: int
 
 
@@ -234,6 +237,11 @@ class EutilsServer:
         with self.state.lock:
             self.state.faults.append(Fault(utility=utility, kind=kind, remaining=count))
 
+    def heal(self) -> None:
+        """Drop every fault not yet served."""
+        with self.state.lock:
+            self.state.faults.clear()
+
     @property
     def requests(self) -> list[LoggedRequest]:
         with self.state.lock:
@@ -270,6 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         utility = path.rsplit("/", 1)[-1].removesuffix(".fcgi") if path.startswith("/entrez/eutils/") else ""
         fault = self._take_fault(utility)
+        if fault == "hang":
+            time.sleep(HANG_SECONDS)  # a server that stopped answering: the client times out first
         status = 200
         if fault in ("429", "500"):
             status = int(fault)

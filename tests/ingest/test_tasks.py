@@ -86,8 +86,9 @@ def test_a_stage_not_written_yet_is_skipped_as_missing(recording_stages) -> None
     assert pipeline.records_changed([1]).outcomes == {"grade": "missing", "embed": "missing"}
 
 
-def test_default_stages_are_grading_indexing_and_the_embedding_task() -> None:
+def test_default_stages_are_guidelines_grading_indexing_and_the_embedding_task() -> None:
     assert [(stage.name, stage.target, stage.mode) for stage in pipeline.DEFAULT_STAGES] == [
+        ("guidelines", "guidelines.services.guidelines_from_pubmed", "call"),
         ("grade", "records.evidence.services.records_grade", "call"),
         ("index", "search.indexing.records_index", "call"),
         ("embed", "search.embed_pending", "task"),

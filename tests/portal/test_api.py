@@ -71,6 +71,8 @@ def test_page_size_is_capped(client: Client, corpus: dict) -> None:
         ({"q": "statin", "page": "-1"}, "page"),
         ({"q": "statin", "free_full_text": "maybe"}, "free_full_text"),
         ({"q": "x" * 501}, "q"),
+        ({"q": "statin", "question": "astrology"}, "question"),
+        ({"q": "statin", "question": "therapy", "scope": "wide"}, "scope"),
     ],
 )
 def test_bad_parameters_are_400_with_a_message_naming_them(client: Client, params: dict, parameter: str) -> None:
@@ -79,6 +81,16 @@ def test_bad_parameters_are_400_with_a_message_naming_them(client: Client, param
     body = response.json()
     assert body["detail"]
     assert parameter in body["errors"]
+
+
+def test_clinical_question_filters_inside_retrieval(client: Client, corpus: dict) -> None:
+    narrow = client.get("/api/v1/search", {"q": "statin", "question": "therapy", "scope": "narrow"}).json()
+    assert [item["pmid"] for item in narrow["results"]] == [corpus["trial"].pmid]
+    reviews = client.get("/api/v1/search", {"q": "statin", "question": "systematic_reviews"}).json()
+    assert [item["pmid"] for item in reviews["results"]] == [corpus["review"].pmid]
+    broad = client.get("/api/v1/search", {"q": "statin", "question": "therapy"}).json()
+    assert corpus["trial"].pmid in {item["pmid"] for item in broad["results"]}
+    assert corpus["cohort"].pmid not in {item["pmid"] for item in broad["results"]}
 
 
 def test_empty_search_is_an_empty_page(client: Client, db: None) -> None:
@@ -129,6 +141,8 @@ def test_openapi_schema_is_served_at_a_stable_url(client: Client) -> None:
     search = schema["paths"]["/api/v1/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
     assert {"q", "population", "intervention", "comparison", "outcome", "level", "year_from", "year_to"} <= names
-    assert {"type", "free_full_text", "sort", "page", "page_size"} <= names
+    assert {"type", "free_full_text", "sort", "page", "page_size", "question", "scope"} <= names
+    question = next(p for p in search["parameters"] if p["name"] == "question")
+    assert "therapy" in question["schema"]["enum"] and "Clinical Queries" in question["description"]
     assert {"200", "400", "503"} <= set(search["responses"])
     assert "/api/v1/records/{pmid}" in schema["paths"]

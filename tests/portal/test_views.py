@@ -76,6 +76,17 @@ def test_year_range_and_language_filters_apply(client: Client, corpus: dict) -> 
     assert result_titles(html) == [corpus["cohort"].title]
 
 
+def test_clinical_question_filter_is_in_the_url_and_the_page(client: Client, corpus: dict) -> None:
+    response = client.get("/search", {"q": "statin", "question": "therapy", "scope": "narrow"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert result_titles(html) == [corpus["trial"].title]
+    assert '<option value="therapy" selected>' in html
+    assert re.search(r'<input type="radio" id="scope-narrow" name="scope" value="narrow" checked>', html)
+    chip = re.search(r'<a href="([^"]*)" class="chip">Therapy, narrow', html)
+    assert chip and "question=" not in chip.group(1)
+
+
 def test_pagination_keeps_the_query_and_filters_in_the_url(client: Client, corpus: dict) -> None:
     html = client.get("/search", {"q": "statin", "page_size": "2", "level": ["rct", "cohort"]}).content.decode()
     assert "1\N{EN DASH}2 of 4 records" in html

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from search import clinical_queries
 from search.backends.base import (
     DuplicateDocumentError,
     DuplicatePolicy,
@@ -262,6 +263,44 @@ class BackendContract:
         assert facets["kind"] == {"recommendation": 2, "article": 1}
         assert facets["issuer"] == {"USPSTF": 1, "VA/DoD": 1}
         assert facets["strength"] == {"strong": 1, "conditional": 1}
+
+    def test_clinical_query_filter_inside_both_retrievers(self, backend: SearchBackend) -> None:
+        def fields_doc(doc_id: str, title: str, abstract: str, types: tuple[str, ...], axis: int) -> IndexDocument:
+            record = clinical_queries.RecordFields.build(title=title, abstract=abstract, publication_types=types)
+            tags = tuple(clinical_queries.tag_of(k) for k in clinical_queries.matching_filters(record))
+            return self.doc(
+                doc_id,
+                title,
+                abstract,
+                publication_types=types,
+                tags=tags,
+                vector=self.vec((5, 1.0), (axis, 0.5)),
+                vector_model=MODEL,
+            )
+
+        backend.index_documents(
+            [
+                fields_doc(
+                    "cq:rct",
+                    "Warfarin in atrial fibrillation",
+                    "Patients were randomly assigned.",
+                    ("Randomized Controlled Trial",),
+                    6,
+                ),
+                fields_doc(
+                    "cq:cohort", "Warfarin and bleeding", "A cohort study of relative risk.", ("Journal Article",), 7
+                ),
+                fields_doc("cq:sr", "Warfarin: a systematic review", "We pooled trials.", ("Systematic Review",), 8),
+            ]
+        )
+        narrow = clinical_queries.tag_of(clinical_queries.filter_key("therapy", "narrow"))
+        assert self.search(backend, "warfarin", tag_groups=((narrow,),)) == ["cq:rct"]
+        etiology = clinical_queries.tag_of(clinical_queries.filter_key("etiology", "narrow"))
+        assert self.search(backend, "warfarin", tag_groups=((etiology,),)) == ["cq:cohort"]
+        reviews = clinical_queries.tag_of(clinical_queries.filter_key("systematic_reviews"))
+        hits = backend.vector_search(self.vec((5, 1.0)), filters=SearchFilters(tag_groups=((reviews,),)), limit=5)
+        assert self.ids(hits) == ["cq:sr"]
+        assert backend.count(filters=SearchFilters(tag_groups=((narrow,),))) == 1
 
     # --- vectors -----------------------------------------------------------------------------
     def test_vector_search_returns_nearest_first(self, backend: SearchBackend) -> None:

@@ -1,0 +1,51 @@
+"""The guideline upload page, for staff and guideline authors. Thin: form, one service, redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from curation.permissions import is_author
+from guidelines.forms import GuidelineUploadForm
+from guidelines.uploads import guideline_upload
+from ingest.guidelines.types import GuidelineParseError
+
+OUTCOME_WORDS = {
+    "new": "stored as a new guideline",
+    "updated": "updated",
+    "unchanged": "already held, unchanged",
+    "new_version": "stored as a new version; the older one is now superseded",
+    "older_version": "stored as an older version of a guideline already held",
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def guideline_upload_view(request: HttpRequest) -> HttpResponse:
+    if not is_author(request.user):
+        raise PermissionDenied("Only guideline authors and staff can upload guidelines.")
+    form = GuidelineUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = guideline_upload(
+                data=data["document"].read(),
+                filename=data["document"].name or "document",
+                title=data["title"],
+                issuer=data["issuer"],
+                year=data["year"],
+                url=data["url"],
+                version=data["version"],
+            )
+        except GuidelineParseError as error:
+            form.add_error("document", str(error))
+        else:
+            words = OUTCOME_WORDS.get(result.outcome, result.outcome)
+            messages.success(request, f"“{data['title']}”: {words}, {result.recommendations} recommendation(s).")
+            return redirect("guideline-upload")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "guidelines/upload.html", {"form": form}, status=status)
