@@ -240,10 +240,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 3.0
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-<<<<<<< HEAD
-# Schedules live in the database (django-celery-beat), editable on the operations page.
+# Periodic work, run by the beat scheduler `make run` embeds in its worker (`celery worker -B`).
+# Schedules live in the database (django-celery-beat), editable on /ops/sources/; the entries
+# below are synced into it at beat start.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "purge-query-log": {"task": "portal.purge_query_log", "schedule": 24 * 3600.0},
     "operations-watch-jobs": {"task": "operations.watch_jobs", "schedule": 30.0},
 }
 
@@ -251,12 +253,6 @@ CELERY_BEAT_SCHEDULE = {
 # A running job (or a worker) silent for this long counts as dead: its job is failed with the
 # reason, its lock released, its partial generation dropped.
 OPS_HEARTBEAT_TIMEOUT = env_float("OPS_HEARTBEAT_TIMEOUT", 60.0)
-=======
-# Periodic work, run by the beat scheduler `make run` embeds in its worker (`celery worker -B`).
-CELERY_BEAT_SCHEDULE = {
-    "purge-query-log": {"task": "portal.purge_query_log", "schedule": 24 * 3600.0},
-}
->>>>>>> main
 
 # --- Portal -------------------------------------------------------------------------------------
 PORTAL_API_RATE = env_str("PORTAL_API_RATE", "600/m")

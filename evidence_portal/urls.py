@@ -10,11 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
-<<<<<<< HEAD
     path("ops/", include("operations.urls")),
-=======
     path("guidelines/upload/", guideline_upload_view, name="guideline-upload"),
->>>>>>> main
     path("", include("curation.urls")),
     path("", include("guidelines.urls")),
     path("", include("portal.urls")),

@@ -63,17 +63,9 @@ trap cleanup EXIT INT TERM
 REMAP_SIGTERM=SIGQUIT setsid .venv/bin/celery -A evidence_portal worker --beat \
   --schedule "$EVIDENCE_DATA_DIR/celerybeat-schedule" --loglevel INFO --concurrency 1 \
   --logfile "$EVIDENCE_DATA_DIR/worker.log" &
-<<<<<<< HEAD
-pids+=($!)
-# Schedules edited on /ops/sources/ (stored in the database) and the operations job watcher.
-.venv/bin/celery -A evidence_portal beat --loglevel INFO --logfile "$EVIDENCE_DATA_DIR/beat.log" &
-pids+=($!)
-.venv/bin/gunicorn evidence_portal.wsgi --config python:evidence_portal.gunicorn_conf \
-=======
 worker_pid=$!
 echo "$worker_pid" > "$worker_pidfile"
 setsid .venv/bin/gunicorn evidence_portal.wsgi --config python:evidence_portal.gunicorn_conf \
->>>>>>> main
   --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-$(nproc)}" --threads 1 \
   --access-logfile "$EVIDENCE_DATA_DIR/access.log" &
 web_pid=$!
