@@ -36,7 +36,7 @@ test-deps:
 lint: venv-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	SECRET_KEY=lint-only-key-that-is-long-enough-0123456789 $(BIN)/mypy records ingest search
+	SECRET_KEY=lint-only-key-that-is-long-enough-0123456789 $(BIN)/mypy records ingest search operations
 
 format: venv-dev
 	$(BIN)/ruff format .

@@ -56,8 +56,9 @@ def run_job_command(command: BaseCommand, *, kind: str, params: dict[str, Any], 
     command.stdout.write(f"job {job.pk} {job.status}: {counts}")
     for key, value in job.result.items():
         command.stdout.write(f"  {key}: {value}")
-    for error in job.errors[-20:]:
-        command.stderr.write(f"  {error}")
+    for message in job.errors[-20:]:
+        command.stderr.write(f"  {message}")
     if job.status != JobStatus.SUCCEEDED:
-        raise CommandError(f"job {job.pk} {job.status}")
+        reason = f": {job.errors[-1]}" if job.errors else ""
+        raise CommandError(f"job {job.pk} {job.status}{reason}")
     return job

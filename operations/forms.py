@@ -19,7 +19,7 @@ class JobSearchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "any kind"), *((k.name, k.label) for k in job_kinds())]
+        self.fields["kind"].choices = [("", "any kind"), *((k.name, k.label) for k in job_kinds())]  # type: ignore[attr-defined]
 
 
 class ReembedForm(forms.Form):
@@ -45,4 +45,4 @@ class ScheduleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(k.name, k.label) for k in job_kinds() if k.schedulable]
+        self.fields["kind"].choices = [(k.name, k.label) for k in job_kinds() if k.schedulable]  # type: ignore[attr-defined]

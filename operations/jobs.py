@@ -264,7 +264,7 @@ def _cancel_harvest(job: Job) -> None:
 def _describe_harvest(params: Params) -> str:
     from ingest.models import SavedQuery
 
-    saved = SavedQuery.objects.filter(pk=params.get("saved_query")).first()
+    saved = SavedQuery.objects.filter(pk=int(params.get("saved_query") or 0)).first()
     return f"saved query {saved.name!r}" if saved else f"saved query {params.get('saved_query')}"
 
 

@@ -64,7 +64,7 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry to the audit log and return it."""
     user = actor if actor is not None and actor.is_authenticated else None
-    return AuditEntry.objects.create(
+    return AuditEntry.objects.create(  # type: ignore[misc]
         actor=user,
         actor_label=actor_label or _label(actor, "system"),
         action=action[:64],
@@ -144,7 +144,7 @@ def job_start(
         raise
     try:
         with transaction.atomic():
-            job = Job.objects.create(
+            job = Job.objects.create(  # type: ignore[misc]
                 kind=kind,
                 params=cleaned,
                 started_by=user if user is not None and user.is_authenticated else None,

@@ -301,11 +301,12 @@ def rebuild_index(
     previous_live = backend.live_generation()
     since = timezone.now() - CATCH_UP_MARGIN
     total = _live_queryset().count()
-    generation = backend.create_generation()
-    if on_generation is not None:
-        on_generation(generation)
-    report = RebuildReport(generation=generation, model=embedder.model_name)
+    generation = ""
     try:
+        generation = backend.create_generation()
+        if on_generation is not None:
+            on_generation(generation)
+        report = RebuildReport(generation=generation, model=embedder.model_name)
         target = backend.generation_backend(generation)
         filler = _Filler(target, embedder, embed_all=embed_all, progress=say)
         done = 0
@@ -326,7 +327,7 @@ def rebuild_index(
         say("switching", done, total)
         backend.switch_generation(generation)
     except BaseException as exc:
-        if backend.live_generation() != generation:
+        if generation and backend.live_generation() != generation:
             backend.drop_generation(generation)
         if isinstance(exc, (OSError, ValueError, sqlite3.Error)):
             # A full disk (or a failing one) while writing the new generation: what was written
