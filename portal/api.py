@@ -189,10 +189,17 @@ class RecordOut(Schema):
 EMPTY_SEARCH: dict[str, Any] = {"count": 0, "pending_vectors": 0, "results": [], "facets": {}}
 
 
+NO_NUL = "^[^\\u0000]*$"
+
+
 def _doc(description: str, **schema: Any) -> Any:
     """Document a parameter's real type and bounds; ``SearchForm`` enforces them (400, not 422)."""
     is_list = "items" in schema
     declared = {"type": "array" if is_list else "string", **schema}
+    # Free text never holds a NUL character (the form rejects it with a 400): say so.
+    for target in (declared["items"] if is_list else declared,):
+        if target.get("type", "string") == "string" and "enum" not in target and "maxLength" in target:
+            target.setdefault("pattern", NO_NUL)
 
     def replace(generated: dict[str, Any]) -> None:
         generated.pop("anyOf", None)  # the loose str | None that lets bad values reach the form
