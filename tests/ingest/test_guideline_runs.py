@@ -203,3 +203,12 @@ def test_harvest_due_starts_one_run_per_due_source_and_none_twice() -> None:
     assert [run.guideline_source_id for run in runs] == [first.pk, second.pk]
     assert all(run.started_by == "schedule" for run in runs)
     assert guideline_sources_harvest_due() == []  # their runs are still going
+
+
+def test_a_source_with_a_run_still_going_is_not_started_twice() -> None:
+    source = _source()
+    first = guideline_source_harvest(source_id=source.pk)
+    with pytest.raises(GuidelineRunError, match=f"who: run {first} is still going"):
+        guideline_source_harvest(source_id=source.pk)
+    HarvestRun.objects.filter(pk=first).update(status=RunStatus.FAILED)
+    assert guideline_source_harvest(source_id=source.pk) != first
