@@ -267,6 +267,11 @@ CELERY_TASK_ROUTES = {
     "records.retrain_design_classifier": {"queue": "admin"},
     "*": {"queue": "ingest"},  # loading files, grading, text indexing, and anything new
 }
+# `celery beat` (one per deployment): saved-search alerts also run hourly, not only after a
+# harvest, so records loaded from files or edited by hand reach them too (idempotent).
+CELERY_BEAT_SCHEDULE = {
+    "curation.compute_alerts": {"task": "curation.compute_alerts", "schedule": 3600.0},
+}
 
 # --- Deployment: HTTPS behind a reverse proxy (docs/deployment.md) ---------------------------------
 # HTTPS=true when a TLS proxy (deploy/nginx.conf) sets X-Forwarded-Proto and X-Forwarded-For:
@@ -288,6 +293,9 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = HSTS_PRELOAD
     NINJA_NUM_PROXIES = 1  # the API rate limit keys on the address nginx saw, not a forged header
+    # Content-hashed static file names (collectstatic is part of a deployment), which WhiteNoise
+    # serves with a ten-year immutable Cache-Control; `make run` and the tests keep plain names.
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 # Joining the browsers' preload list binds the whole domain for months: the operator opts in.
 SILENCED_SYSTEM_CHECKS = [] if HSTS_PRELOAD else ["security.W021"]
 

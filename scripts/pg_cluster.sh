@@ -6,6 +6,7 @@
 #                                    DATABASE_URL=postgres://evidence@127.0.0.1:PORT/evidence
 #   pg_cluster.sh stop DIR           fast shutdown (the folder stays; rm it yourself)
 #   pg_cluster.sh restart DIR        fast shutdown and start again on the same port
+#   pg_cluster.sh bindir -           print the folder of the server tools (pg_dump, pg_restore...)
 #
 # Durability is switched off (fsync, synchronous_commit): a test cluster trades it for speed.
 set -euo pipefail
@@ -41,7 +42,10 @@ start() {
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     mkdir -p "$dir"
     chmod 755 "$dir"
-    [ ${#as_user[@]} -gt 0 ] && chown "$user:$user" "$dir"
+    if [ ${#as_user[@]} -gt 0 ]; then
+      chown "$user:$user" "$dir"
+      run test -w "$dir" || { echo "pg_cluster.sh: user $user cannot reach $dir (make its parents a+x)" >&2; exit 1; }
+    fi
     run "$bindir/initdb" -D "$dir/data" -U evidence --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     [ -n "$port" ] || port="$(free_port)"
@@ -73,6 +77,7 @@ stop() {
 }
 
 case "$action" in
+  bindir) echo "$bindir" ;;
   start) start ;;
   stop) stop ;;
   restart) stop && start ;;

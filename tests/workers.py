@@ -64,7 +64,8 @@ class HarvestEnv:
     folder: Path
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, name: str = "w1", *, pool: str = "solo", **extra: str) -> Worker:
+    def start_worker(self, name: str = "w1", *, pool: str = "solo", queues: str | None = None, **extra: str) -> Worker:
+        """Start a worker (on every queue, or on the comma-separated ``queues``) and wait until ready."""
         log = self.folder / f"worker-{name}-{len(self.workers)}.log"
         command = [
             sys.executable,
@@ -84,6 +85,7 @@ class HarvestEnv:
             "--without-heartbeat",
             "--loglevel",
             "INFO",
+            *(["--queues", queues] if queues else []),
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(
