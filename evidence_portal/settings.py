@@ -267,11 +267,9 @@ CELERY_TASK_ROUTES = {
     "records.retrain_design_classifier": {"queue": "admin"},
     "*": {"queue": "ingest"},  # loading files, grading, text indexing, and anything new
 }
-# `celery beat` (one per deployment): saved-search alerts also run hourly, not only after a
-# harvest, so records loaded from files or edited by hand reach them too (idempotent).
-CELERY_BEAT_SCHEDULE = {
-    "curation.compute_alerts": {"task": "curation.compute_alerts", "schedule": 3600.0},
-}
+# Saved-search alerts also run hourly, not only after a harvest, so records loaded from files
+# or edited by hand reach them too (idempotent).
+CELERY_BEAT_SCHEDULE["compute-alerts"] = {"task": "curation.compute_alerts", "schedule": 3600.0}
 
 # --- Deployment: HTTPS behind a reverse proxy (docs/deployment.md) ---------------------------------
 # HTTPS=true when a TLS proxy (deploy/nginx.conf) sets X-Forwarded-Proto and X-Forwarded-For:
