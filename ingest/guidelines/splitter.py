@@ -241,8 +241,8 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
     previous_ended = True
     heading_number = ""
     lead = ""
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw[:MAX_LINE_CHARS].rstrip()
+    for raw in _lines(text):
+        line = raw.rstrip()
         if not line.strip():
             previous_ended = True
             if current is not None and current.depth < 0:
@@ -328,6 +328,19 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
             current.collecting = body.rstrip().endswith(":")
         previous_ended = bool(_SENTENCE_END.search(body))
     return blocks, sections
+
+
+def _lines(text: str) -> list[str]:
+    """Split into lines; a line past MAX_LINE_CHARS (text without line breaks) is cut at its
+    sentence ends, then hard-wrapped, so nothing is dropped."""
+    out: list[str] = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if len(raw) <= MAX_LINE_CHARS:
+            out.append(raw)
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z\u00c0-\u00de\"“(])", raw):
+            out.extend(sentence[i : i + MAX_LINE_CHARS] for i in range(0, len(sentence), MAX_LINE_CHARS))
+    return out
 
 
 def _closed(block: _Block) -> bool:
