@@ -78,7 +78,10 @@ def main() -> None:
         found = list(guideline.recommendations) if guideline else []
         gold = doc["recommendations"]
         pairs = match(gold, found)
-        for key in ("all", f"issuer: {doc['issuer']}", f"subset: {doc['subset']}"):
+        keys = ["all", f"issuer: {doc['issuer']}", f"subset: {doc['subset']}"]
+        if doc["subset"] == "unseen":
+            keys.append(f"unseen, issuer: {doc['issuer']}")
+        for key in keys:
             t = totals[key]
             t["docs"] += 1
             t["gold"] += len(gold)
@@ -103,18 +106,19 @@ def main() -> None:
                 if got != want:
                     print(f"RATING  {doc['path']}: [{g['number']}] want {want} got {got} ({rec.strength_wording!r})")
     header = (
-        f"{'group':<44} {'docs':>4} {'gold':>5} {'found':>5} {'prec':>6} {'recall':>6} "
+        f"{'group':<52} {'docs':>4} {'gold':>5} {'found':>5} {'prec':>6} {'recall':>6} "
         f"{'strength':>8} {'certainty':>9} {'direction':>9}"
     )
     print(header)
     print("-" * len(header))
     subsets = sorted(k for k in totals if k.startswith("subset"))
-    order = ["all", *subsets, *sorted(k for k in totals if k.startswith("issuer"))]
+    issuers = sorted(k for k in totals if k.startswith("issuer"))
+    order = ["all", *subsets, *issuers, *sorted(k for k in totals if k.startswith("unseen,"))]
     for key in order:
         t = totals[key]
         matched = t["matched"] or 1
         print(
-            f"{key:<44} {t['docs']:>4} {t['gold']:>5} {t['found']:>5} "
+            f"{key:<52} {t['docs']:>4} {t['gold']:>5} {t['found']:>5} "
             f"{t['matched'] / max(1, t['found']):>6.3f} {t['matched'] / max(1, t['gold']):>6.3f} "
             f"{t['strength_ok'] / matched:>8.3f} {t['certainty_ok'] / matched:>9.3f} "
             f"{t['direction_ok'] / matched:>9.3f}"

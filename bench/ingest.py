@@ -23,76 +23,18 @@ Phases, each in a fresh process with a fresh SQLite database (so peak memory is 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
-import re
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-HEAD = b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n'
-TAIL = b"</PubmedArticleSet>\n"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# --- corpus files ----------------------------------------------------------------------------
-
-
-def xml_articles(data: Path) -> Iterator[tuple[str, bytes]]:
-    """Yield (pmid, PubmedArticle bytes) of every XML record under data/pubmed/xml."""
-    import xml.etree.ElementTree as ET
-
-    for path in sorted((data / "pubmed" / "xml").iterdir()):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as stream:
-            depth = 0
-            try:
-                for event, element in ET.iterparse(stream, events=("start", "end")):
-                    if event == "start":
-                        depth += element.tag in ("PubmedArticle", "MedlineCitation")
-                        continue
-                    wanted = element.tag == "PubmedArticle" or (element.tag == "MedlineCitation" and depth == 1)
-                    if wanted:
-                        if element.tag == "MedlineCitation":
-                            wrapper = ET.Element("PubmedArticle")
-                            wrapper.append(element)
-                            element = wrapper
-                        pmid = (element.findtext("MedlineCitation/PMID") or "").strip()
-                        if pmid:
-                            yield pmid, ET.tostring(element, encoding="utf-8")
-                        element.clear()
-                    if element.tag in ("PubmedArticle", "MedlineCitation"):
-                        depth -= 1
-            except ET.ParseError:
-                continue
-
-
-def write_scale_file(data: Path, path: Path, count: int) -> int:
-    """Write ``count`` real XML records, cycled under new PMIDs, to a gzipped PubMed file."""
-    base = list(dict(xml_articles(data)).items())
-    with gzip.open(path, "wb", compresslevel=1) as out:
-        out.write(HEAD)
-        for index in range(count):
-            pmid, body = base[index % len(base)]
-            new = str(70_000_000 + index).encode()
-            body = re.sub(
-                rb"(<PMID[^>]*>)\s*" + pmid.encode() + rb"\s*(</PMID>)", rb"\g<1>" + new + rb"\g<2>", body, count=1
-            )
-            out.write(body + b"\n")
-        out.write(TAIL)
-    return count
+from bench.common import HEAD, TAIL, peak_rss_mb, write_scale_file, xml_articles  # noqa: E402
 
 
 def write_sample_file(data: Path, path: Path, count: int) -> int:

@@ -1,7 +1,9 @@
 """Typed readers for settings that come from the environment.
 
 Each reader raises ``ImproperlyConfigured`` with a one-line message naming the variable, so a
-bad deployment stops at start-up instead of failing later.
+bad deployment stops at start-up instead of failing later. Every variable may instead be given as
+``<NAME>_FILE``, the path of a file holding the value (container secrets, systemd credentials);
+the file's trailing newline is dropped. Setting both is an error.
 """
 
 from __future__ import annotations
@@ -16,9 +18,27 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
+def env_lookup(name: str, *, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Return the variable's value, read from the file named by ``<name>_FILE`` when that is set.
+
+    Raises ImproperlyConfigured when both are set or the file cannot be read.
+    """
+    value = environ.get(name)
+    file_name = environ.get(f"{name}_FILE", "").strip()
+    if not file_name:
+        return value
+    if value not in (None, ""):
+        raise ImproperlyConfigured(f"{name} and {name}_FILE are both set: use one")
+    try:
+        return Path(file_name).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ImproperlyConfigured(f"{name}_FILE points at {file_name}, which cannot be read: {reason}") from None
+
+
 def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] = os.environ) -> str:
     """Return the variable's value, or ``default``; raise when neither exists."""
-    value = environ.get(name)
+    value = env_lookup(name, environ=environ)
     if value is None or value == "":
         if default is None:
             raise ImproperlyConfigured(f"{name} is required but not set")
@@ -28,13 +48,13 @@ def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str]
 
 def env_optional(name: str, *, environ: Mapping[str, str] = os.environ) -> str | None:
     """Return the variable's value, or None when it is unset or empty."""
-    value = environ.get(name, "").strip()
+    value = (env_lookup(name, environ=environ) or "").strip()
     return value or None
 
 
 def env_bool(name: str, default: bool, *, environ: Mapping[str, str] = os.environ) -> bool:
     """Return the variable read as a boolean; raise on a word that is not one."""
-    raw = environ.get(name)
+    raw = env_lookup(name, environ=environ)
     if raw is None:
         return default
     word = raw.strip().lower()
@@ -47,7 +67,7 @@ def env_bool(name: str, default: bool, *, environ: Mapping[str, str] = os.enviro
 
 def env_int(name: str, default: int, *, minimum: int = 0, environ: Mapping[str, str] = os.environ) -> int:
     """Return the variable read as an integer no smaller than ``minimum``."""
-    raw = environ.get(name)
+    raw = env_lookup(name, environ=environ)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -61,7 +81,7 @@ def env_int(name: str, default: int, *, minimum: int = 0, environ: Mapping[str, 
 
 def env_float(name: str, default: float, *, environ: Mapping[str, str] = os.environ) -> float:
     """Return the variable read as a float."""
-    raw = environ.get(name)
+    raw = env_lookup(name, environ=environ)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -80,7 +100,7 @@ def env_choice(name: str, default: str, choices: tuple[str, ...], *, environ: Ma
 
 def env_list(name: str, default: list[str], *, environ: Mapping[str, str] = os.environ) -> list[str]:
     """Return a comma-separated variable as a list of non-empty items."""
-    raw = environ.get(name)
+    raw = env_lookup(name, environ=environ)
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]

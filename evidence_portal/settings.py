@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from evidence_portal.env import (
     env_bool,
@@ -34,15 +35,16 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 # Every piece of local state lives under one folder, so one variable relocates it all.
 EVIDENCE_DATA_DIR = env_path("EVIDENCE_DATA_DIR", Path("var"), base=BASE_DIR)
 
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{EVIDENCE_DATA_DIR / 'evidence.sqlite3'}")
 try:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            env_str("DATABASE_URL", f"sqlite:///{EVIDENCE_DATA_DIR / 'evidence.sqlite3'}"),
-            conn_max_age=60,
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL we understand: {error}") from None
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    raise ImproperlyConfigured("DATABASE_URL must start with sqlite:// or postgres:// (the two supported databases)")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast when the server is unreachable instead of hanging on a dead address.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; IMMEDIATE avoids lock upgrades.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -223,10 +225,15 @@ GUIDELINE_MAX_BYTES = env_int("GUIDELINE_MAX_BYTES", 50 * 1024 * 1024, minimum=1
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Without Redis the broker lives in the same PostgreSQL database (Kombu's SQLAlchemy transport).
+    _default_broker = "sqla+postgresql+psycopg://" + DATABASE_URL.split("://", 1)[1]
+else:
+    _default_broker = f"sqla+sqlite:///{EVIDENCE_DATA_DIR / 'celery-broker.sqlite3'}"
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL",
-    REDIS_URL or f"sqla+sqlite:///{EVIDENCE_DATA_DIR / 'celery-broker.sqlite3'}",
-    ("redis", "rediss", "unix", "sqla+sqlite", "sqla+postgresql", "amqp", "filesystem"),
+    REDIS_URL or _default_broker,
+    ("redis", "rediss", "unix", "sqla+sqlite", "sqla+postgresql", "sqla+postgresql+psycopg", "amqp", "filesystem"),
 )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -248,6 +255,53 @@ CELERY_BEAT_SCHEDULE = {
     "purge-query-log": {"task": "portal.purge_query_log", "schedule": 24 * 3600.0},
     "operations-watch-jobs": {"task": "operations.watch_jobs", "schedule": 30.0},
 }
+# Named queues, so a backfill of embeddings never waits in front of a doctor's alerts. A worker
+# started without -Q consumes them all (`make run`); production runs one pool per queue
+# (docs/deployment.md). Routes go by task-name prefix, in order; a new task lands on "ingest".
+CELERY_QUEUE_NAMES = ("harvest", "ingest", "embed", "alerts", "admin")
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_QUEUE_NAMES]
+CELERY_TASK_DEFAULT_QUEUE = "ingest"
+CELERY_TASK_ROUTES = {
+    "ingest.pubmed.*": {"queue": "harvest"},  # E-utilities calls under the shared NCBI rate limit
+    "ingest.guidelines.*": {"queue": "harvest"},  # guideline sites: network-bound, polite
+    "ingest.resume_runs": {"queue": "harvest"},
+    "search.embed*": {"queue": "embed"},  # CPU/GPU-heavy; can run on a GPU host
+    "curation.*": {"queue": "alerts"},
+    "operations.*": {"queue": "admin"},
+    "portal.*": {"queue": "admin"},  # housekeeping (purging the query log)
+    "records.regrade_all": {"queue": "admin"},
+    "records.retrain_design_classifier": {"queue": "admin"},
+    "*": {"queue": "ingest"},  # loading files, grading, text indexing, and anything new
+}
+# Saved-search alerts also run hourly, not only after a harvest, so records loaded from files
+# or edited by hand reach them too (idempotent).
+CELERY_BEAT_SCHEDULE["compute-alerts"] = {"task": "curation.compute_alerts", "schedule": 3600.0}
+
+# --- Deployment: HTTPS behind a reverse proxy (docs/deployment.md) ---------------------------------
+# HTTPS=true when a TLS proxy (deploy/nginx.conf) sets X-Forwarded-Proto and X-Forwarded-For:
+# secure cookies, redirect to https, HSTS, and the client address taken from the proxy's header.
+# The content security policy and X-Content-Type-Options are set with the other response headers.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # no script reads the token from the cookie; forms carry it
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000)
+HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = HSTS_PRELOAD
+    NINJA_NUM_PROXIES = 1  # the API rate limit keys on the address nginx saw, not a forged header
+    # Content-hashed static file names (collectstatic is part of a deployment), which WhiteNoise
+    # serves with a ten-year immutable Cache-Control; `make run` and the tests keep plain names.
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+# Joining the browsers' preload list binds the whole domain for months: the operator opts in.
+SILENCED_SYSTEM_CHECKS = [] if HSTS_PRELOAD else ["security.W021"]
 
 # --- Operations ---------------------------------------------------------------------------------
 # A running job (or a worker) silent for this long counts as dead: its job is failed with the

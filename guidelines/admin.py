@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from guidelines.models import GuidelineSource
 from ingest.guidelines.runs import GuidelineRunError, guideline_source_harvest
@@ -12,10 +14,30 @@ from ingest.guidelines.runs import GuidelineRunError, guideline_source_harvest
 
 @admin.register(GuidelineSource)
 class GuidelineSourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "protocol", "url", "set_spec", "issuer", "interval_hours", "enabled", "checkpoint")
+    list_display = (
+        "name",
+        "protocol",
+        "url",
+        "set_spec",
+        "issuer",
+        "interval_hours",
+        "enabled",
+        "checkpoint",
+        "last_run",
+    )
     list_filter = ("protocol", "enabled")
     search_fields = ("name", "url", "issuer")
     actions = ["harvest_now"]
+
+    @admin.display(description="Last run")
+    def last_run(self, source: GuidelineSource) -> str:
+        run = source.runs.order_by("-created_at").first()
+        if run is None:
+            return "never"
+        link = reverse("admin:ingest_harvestrun_change", args=[run.pk])
+        return format_html(
+            '<a href="{}">run {} {}</a> {}', link, run.pk, run.status, run.created_at.strftime("%Y-%m-%d %H:%M")
+        )
 
     @admin.action(description="Harvest the selected sources now")
     def harvest_now(self, request: HttpRequest, queryset: QuerySet[GuidelineSource]) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils import timezone
 
 from guidelines.services import GuidelineCounts, guidelines_store
+from ingest.pubmed.files import iter_input_paths
 from records.types import ParseProblem
 
 logger = logging.getLogger(__name__)
@@ -20,17 +21,6 @@ HAND_OFF_EVERY = 200  # changed record ids handed on in groups of about this man
 class GuidelineLoadCounts(GuidelineCounts):
     files: int = 0
     problems: list[ParseProblem] = field(default_factory=list)
-
-
-def guideline_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Yield the files named, and every file under the folders named (sorted, hidden ones skipped)."""
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    yield child
-        else:
-            yield path
 
 
 def load_guideline_paths(
@@ -44,7 +34,7 @@ def load_guideline_paths(
     """
     from ingest.guidelines.files import read_guideline_paths
 
-    files = list(guideline_files(paths))
+    files = list(iter_input_paths(paths))
     counts = GuidelineLoadCounts(files=len(files))
     pending: list[int] = []
     for item in read_guideline_paths(files):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from ingest.pubmed import iter_input_paths
@@ -23,6 +27,10 @@ _XML_PMIDS = (
 )
 _MEDLINE_PMIDS = (re.compile(rb"\nPMID- *(\d+)"),)
 _SCAN_CHUNK = 1 << 20
+# How long a load waits for the database to come back (a restart, a failover) before it fails.
+DB_RECONNECT_SECONDS = 120.0
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +81,27 @@ def _scan_pmids(path: Path) -> Iterable[str]:
         return
 
 
+def retry_on_lost_connection(write: Callable[[], T], *, wait_seconds: float = DB_RECONNECT_SECONDS) -> T:
+    """Run ``write`` (one transaction), again after a lost database connection; return its result.
+
+    A restarted PostgreSQL (or a failover) rolls the interrupted transaction back, so writing the
+    batch again is exact. Retries with backoff for up to ``wait_seconds``, then raises the
+    database's OperationalError / InterfaceError.
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            if connection.in_atomic_block or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database connection lost (%s); writing the batch again in %.1f s", error, delay)
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def load_pubmed_paths(
     *,
     paths: Sequence[Path],
@@ -103,7 +132,7 @@ def load_pubmed_paths(
     def flush_records() -> None:
         if not pending:
             return
-        result = records_upsert_batch(parsed=pending, harvested_at=harvested_at)
+        result = retry_on_lost_connection(lambda: records_upsert_batch(parsed=pending, harvested_at=harvested_at))
         counts.new += result.new
         counts.updated += result.updated
         counts.unchanged += result.unchanged
@@ -116,7 +145,9 @@ def load_pubmed_paths(
     def flush_deletes() -> None:
         if not pending_deletes:
             return
-        tombstoned = records_tombstone(source="pubmed", source_ids=pending_deletes, deleted_at=timezone.now())
+        tombstoned = retry_on_lost_connection(
+            lambda: records_tombstone(source="pubmed", source_ids=pending_deletes, deleted_at=timezone.now())
+        )
         counts.deleted += len(tombstoned)
         pending_deletes.clear()
         if on_changed and tombstoned:

@@ -8,6 +8,7 @@ django-ninja's generic 422.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -37,11 +38,34 @@ from search.types import SORT_MODES
 DEFAULT_RATE = "600/m"
 
 
+# Atomic sliding window in Redis: drop stamps older than the window, refuse at the limit, else
+# record this request. Returns 1 when allowed. The member is made unique by Redis' own clock.
+_REDIS_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now, t[1] .. t[2] .. ':' .. redis.call('INCR', KEYS[1] .. ':n'))
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+redis.call('PEXPIRE', KEYS[1] .. ':n', math.ceil(window / 1000))
+return 1
+"""
+
+
+@lru_cache(maxsize=2)
+def _redis_window(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url).register_script(_REDIS_WINDOW)
+
+
 class ClientRateThrottle(SimpleRateThrottle):
     """Per-client (IP address) sliding-window limit; the rate is ``settings.PORTAL_API_RATE``.
 
-    Unlike ninja's throttles it keeps no per-request state on the (shared) instance, so it is
-    safe under a threaded server.
+    With ``REDIS_URL`` set the window lives in Redis, so every web process and server shares one
+    limit; without it each process keeps its own in its local cache. Unlike ninja's throttles it
+    keeps no per-request state on the (shared) instance, so it is safe under a threaded server.
     """
 
     scope = "portal-api"
@@ -58,6 +82,9 @@ class ClientRateThrottle(SimpleRateThrottle):
         if not num_requests or not duration:
             return True
         key = self.get_cache_key(request)
+        if settings.REDIS_URL:
+            script = _redis_window(str(settings.REDIS_URL))
+            return bool(script(keys=[f"evidence:{key}"], args=[num_requests, int(duration * 1_000_000)]))
         now = self.timer()
         with self._lock:
             history = [stamp for stamp in self.cache.get(key, []) if stamp > now - duration]
@@ -189,10 +216,17 @@ class RecordOut(Schema):
 EMPTY_SEARCH: dict[str, Any] = {"count": 0, "pending_vectors": 0, "results": [], "facets": {}}
 
 
+NO_NUL = "^[^\\u0000]*$"
+
+
 def _doc(description: str, **schema: Any) -> Any:
     """Document a parameter's real type and bounds; ``SearchForm`` enforces them (400, not 422)."""
     is_list = "items" in schema
     declared = {"type": "array" if is_list else "string", **schema}
+    # Free text never holds a NUL character (the form rejects it with a 400): say so.
+    for target in (declared["items"] if is_list else declared,):
+        if target.get("type", "string") == "string" and "enum" not in target and "maxLength" in target:
+            target.setdefault("pattern", NO_NUL)
 
     def replace(generated: dict[str, Any]) -> None:
         generated.pop("anyOf", None)  # the loose str | None that lets bad values reach the form

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the system packages the test suite needs when they are missing, then return.
+# Install the system packages the test suite needs when they are missing, then return
+# (Redis, Chromium, Maven, a JDK, PostgreSQL, nginx).
 # Called by `make test` (and so by `.ci/run`) before the suite runs. As root (or with
 # password-less sudo) it installs them with apt-get; otherwise it prints the one command to run
 # and fails. `--dry-run` prints the packages it would install and installs nothing.
@@ -19,6 +20,18 @@ missing=()
 for cmd in redis-server chromium mvn javac; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_for[$cmd]}")
 done
+# The PostgreSQL pass and the production smoke run (scripts/prod_smoke.sh). Debian keeps the
+# server binaries and nginx off a normal user's PATH, so their usual places count too.
+pg_bin_glob="${POSTGRES_BIN_GLOB:-/usr/lib/postgresql/*/bin}"
+nginx_bin="${NGINX_BIN:-/usr/sbin/nginx}"
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  for dir in $pg_bin_glob; do [ -x "$dir/initdb" ] && return 0; done
+  return 1
+}
+have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x "$nginx_bin" ]; }
+have_postgres || missing+=(postgresql)
+have_nginx || missing+=(nginx)
 # Playwright's screenshots need a font; without one every glyph is a box.
 if [ ! -d /usr/share/fonts/truetype/dejavu ]; then
   missing+=(fonts-dejavu-core)
@@ -50,4 +63,8 @@ for cmd in redis-server chromium mvn javac; do
     exit 1
   fi
 done
+if ! have_postgres || ! have_nginx; then
+  echo "test dependencies: PostgreSQL (initdb) or nginx still missing after installing ${missing[*]}" >&2
+  exit 1
+fi
 echo "test dependencies: installed ${missing[*]}"

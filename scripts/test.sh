@@ -26,4 +26,53 @@ fi
 # not run.
 .venv/bin/python scripts/audit_deps.py
 
-exec .venv/bin/python -m pytest --cov --cov-report=term:skip-covered "$@"
+# Pass 1: the whole suite on the embedded default (SQLite). Pass 2: every test that touches the
+# database layer (models, services, selectors, ingest, search indexing, the API, workers) again
+# on a throwaway PostgreSQL cluster. The whole suite twice does not fit CI's hour on two cores;
+# what runs where is listed in docs/deployment.md. Extra args go to both passes; a path given
+# as an argument (a single test) runs on SQLite only, unless TEST_DATABASE=postgresql.
+postgres_pass=(
+  tests/records tests/ingest tests/curation tests/guidelines tests/portal
+  tests/search/test_services.py tests/search/test_tasks.py tests/search/test_rank_meta_plan.py
+  tests/deploy
+)
+postgres_skip=(--ignore=tests/records/test_classifier_shared_data.py -m "not browser")
+
+pg_dir=""
+cleanup() {
+  if [ -n "$pg_dir" ]; then
+    bash scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+trap cleanup EXIT
+
+start_postgres() {
+  pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/evidence-pg-XXXXXX")"
+  local line
+  line="$(bash scripts/pg_cluster.sh start "$pg_dir")"
+  export "${line?}"  # DATABASE_URL=postgres://...
+  export POSTGRES_TEST_DIR="$pg_dir"
+}
+
+paths_given=false
+for arg in "$@"; do
+  case "$arg" in tests/*) paths_given=true ;; esac
+done
+
+if [ "${TEST_DATABASE:-}" = "postgresql" ]; then
+  start_postgres
+  .venv/bin/python -m pytest "$@"
+  exit
+fi
+
+status=0
+(unset DATABASE_URL; .venv/bin/python -m pytest --cov --cov-report= "$@") || status=$?
+if ! $paths_given; then
+  start_postgres
+  echo "PostgreSQL pass: ${postgres_pass[*]}"
+  .venv/bin/python -m pytest --cov --cov-append --cov-report= "${postgres_skip[@]}" "$@" "${postgres_pass[@]}" \
+    || status=$?
+fi
+.venv/bin/python -m coverage report --skip-covered || true
+exit $status

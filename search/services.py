@@ -93,6 +93,22 @@ def retrieve(
     return ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
 
 
+def rank_meta_sql(count: int) -> str:
+    """Return the statement ``_rank_meta`` runs for ``count`` ids (placeholders ``%s``).
+
+    SQLite's planner prefers the unique uid index, which reads each wide row, so the covering
+    index is named (without statistics it cannot tell it is cheaper). PostgreSQL has no such
+    hint and needs none: with statistics it answers from the same index by an index-only scan
+    (checked by tests/search/test_rank_meta_plan.py on both databases)."""
+    table = connection.ops.quote_name(EvidenceRecord._meta.db_table)
+    hint = " INDEXED BY record_rank_meta" if connection.vendor == "sqlite" else ""
+    marks = ", ".join(["%s"] * count)
+    return (
+        f"SELECT uid, evidence_level, publication_year, retracted FROM {table}{hint}"
+        f" WHERE uid IN ({marks}) AND deleted_at IS NULL"
+    )
+
+
 def _rank_meta(doc_ids: Sequence[str]) -> dict[str, ranking.RankMeta]:
     """Return what ranking needs of each live candidate: four columns in one query.
 
@@ -101,17 +117,8 @@ def _rank_meta(doc_ids: Sequence[str]) -> dict[str, ranking.RankMeta]:
     covering index ``record_rank_meta`` answers it without reading the rows."""
     if not doc_ids:
         return {}
-    table = connection.ops.quote_name(EvidenceRecord._meta.db_table)
-    # SQLite's planner prefers the unique uid index, which reads each wide row; name the
-    # covering one (without statistics it cannot tell it is cheaper).
-    hint = " INDEXED BY record_rank_meta" if connection.vendor == "sqlite" else ""
-    marks = ", ".join(["%s"] * len(doc_ids))
-    sql = (
-        f"SELECT uid, evidence_level, publication_year, retracted FROM {table}{hint}"
-        f" WHERE uid IN ({marks}) AND deleted_at IS NULL"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(doc_ids))
+        cursor.execute(rank_meta_sql(len(doc_ids)), list(doc_ids))
         return {
             uid: ranking.RankMeta(evidence_level=level, publication_year=year, retracted=bool(retracted))
             for uid, level, year, retracted in cursor.fetchall()

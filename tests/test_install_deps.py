@@ -22,8 +22,8 @@ def _bin_with(tmp_path: Path, commands: list[str]) -> str:
     return str(folder)
 
 
-def _run(path: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": path, "HOME": os.environ.get("HOME", "/root")}
+def _run(path: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": path, "HOME": os.environ.get("HOME", "/root"), **extra}
     return subprocess.run(
         [shutil.which("bash") or "/bin/bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=30
     )
@@ -39,6 +39,35 @@ def test_missing_commands_name_their_debian_packages(tmp_path: Path) -> None:
     result = _run(_bin_with(tmp_path, ["mvn"]), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "would install: redis-server chromium default-jdk-headless"
+
+
+def test_missing_postgresql_and_nginx_are_installed_too(tmp_path: Path) -> None:
+    # Neither on PATH nor in Debian's usual places (pointed elsewhere here).
+    result = _run(
+        _bin_with(tmp_path, ["redis-server", "chromium", "mvn", "javac"]),
+        "--dry-run",
+        POSTGRES_BIN_GLOB=str(tmp_path / "no-postgresql" / "*"),
+        NGINX_BIN=str(tmp_path / "no-nginx"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "would install: postgresql nginx"
+
+
+def test_postgresql_in_debians_folder_counts_as_present(tmp_path: Path) -> None:
+    server = tmp_path / "postgresql" / "15" / "bin"
+    server.mkdir(parents=True)
+    (server / "initdb").write_text("#!/bin/sh\n")
+    (server / "initdb").chmod(0o755)
+    nginx = tmp_path / "nginx"
+    nginx.write_text("#!/bin/sh\n")
+    nginx.chmod(0o755)
+    result = _run(
+        _bin_with(tmp_path, ["redis-server", "chromium", "mvn", "javac"]),
+        POSTGRES_BIN_GLOB=str(tmp_path / "postgresql" / "*" / "bin"),
+        NGINX_BIN=str(nginx),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "all present" in result.stdout
 
 
 def test_install_steps_live_in_make_test_only() -> None:

@@ -1,7 +1,7 @@
 """Real Celery worker processes for tests, against a real broker and the test database.
 
-The test database is a file (tests/settings.py), so a worker started with ``DATABASE_URL``
-pointing at it sees what a ``transactional_db`` test commits. Brokers: the real Redis of
+The test database is a file (tests/settings.py) or a PostgreSQL database, so a worker started
+with ``DATABASE_URL`` pointing at it sees what a ``transactional_db`` test commits. Brokers: the real Redis of
 ``make test`` (a database number of its own, flushed first) or the embedded default, Kombu's
 SQLAlchemy transport on a SQLite file. Workers use the solo pool, so SIGKILL kills the process
 that runs the task, as a crashed machine would.
@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -63,7 +64,8 @@ class HarvestEnv:
     folder: Path
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, name: str = "w1", *, pool: str = "solo", **extra: str) -> Worker:
+    def start_worker(self, name: str = "w1", *, pool: str = "solo", queues: str | None = None, **extra: str) -> Worker:
+        """Start a worker (on every queue, or on the comma-separated ``queues``) and wait until ready."""
         log = self.folder / f"worker-{name}-{len(self.workers)}.log"
         command = [
             sys.executable,
@@ -83,6 +85,7 @@ class HarvestEnv:
             "--without-heartbeat",
             "--loglevel",
             "INFO",
+            *(["--queues", queues] if queues else []),
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -129,11 +132,22 @@ def _redis_db_url(url: str, number: int) -> str:
     return f"{base}/{number}" if last.isdigit() else f"{url.rstrip('/')}/{number}"
 
 
+def test_database_url() -> str:
+    """Return a DATABASE_URL for the test database, for processes started by a test."""
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        user = quote(str(settings["USER"] or ""), safe="")
+        password = f":{quote(str(settings['PASSWORD']), safe='')}" if settings["PASSWORD"] else ""
+        return f"postgres://{user}{password}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    database = str(settings["NAME"])
+    if not database.endswith(".sqlite3"):
+        raise RuntimeError(f"the test database is not a file ({database}); see tests/settings.py")
+    return f"sqlite:///{database}"
+
+
 def make_env(*, broker: str, folder: Path, redis_url: str | None, **extra: str) -> dict[str, str]:
     """Return the environment for workers and commands of one test."""
-    database = connection.settings_dict["NAME"]
-    if not str(database).endswith(".sqlite3"):
-        raise RuntimeError(f"the test database is not a file ({database}); see tests/settings.py")
+    database_url = test_database_url()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -141,7 +155,7 @@ def make_env(*, broker: str, folder: Path, redis_url: str | None, **extra: str) 
     }
     env.update(
         DJANGO_SETTINGS_MODULE="tests.settings",
-        DATABASE_URL=f"sqlite:///{database}",
+        DATABASE_URL=database_url,
         NCBI_EMAIL="harvest-tests@example.org",
         NCBI_TOOL="evidence-portal-tests",
         EUTILS_RETRY_BASE_SECONDS="0.2",
@@ -159,6 +173,13 @@ def make_env(*, broker: str, folder: Path, redis_url: str | None, **extra: str) 
 
         redis.Redis.from_url(url).flushdb()
         env.update(CELERY_BROKER_URL=url, REDIS_URL=url)
+    elif connection.vendor == "postgresql":
+        # The fallback broker of a PostgreSQL deployment: Kombu's tables in the same database
+        # (settings.py); messages a previous test left behind are dropped first.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('kombu_message') IS NOT NULL")
+            if cursor.fetchone()[0]:
+                cursor.execute("DELETE FROM kombu_message")
     else:
         env.update(CELERY_BROKER_URL=f"sqla+sqlite:///{folder / 'broker.sqlite3'}")
     env.update(extra)

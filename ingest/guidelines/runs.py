@@ -131,12 +131,18 @@ def guideline_source_harvest(*, source_id: int, started_by: str = "") -> int:
 
     An OAI-PMH source harvests from its checkpoint (the last ``until`` day of its last successful
     run) up to today; a feed or USPSTF source reads all of it (what is already held is skipped or
-    counted unchanged). Raises :class:`GuidelineRunError` for a missing source.
+    counted unchanged). Raises :class:`GuidelineRunError` for a missing source, or one with a run
+    still going.
     """
-    source = GuidelineSource.objects.filter(pk=source_id).first()
-    if source is None:
-        raise GuidelineRunError(f"no guideline source with id {source_id}")
-    return run_start_guidelines(target=source_target(source), source=source, started_by=started_by).pk
+    with transaction.atomic():
+        source = GuidelineSource.objects.select_for_update().filter(pk=source_id).first()
+        if source is None:
+            raise GuidelineRunError(f"no guideline source with id {source_id}")
+        going = source.runs.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).values_list("pk", flat=True)
+        if going:
+            # Two runs of one source would fetch and store the same documents side by side.
+            raise GuidelineRunError(f"{source.name}: run {going[0]} is still going")
+        return run_start_guidelines(target=source_target(source), source=source, started_by=started_by).pk
 
 
 def guideline_sources_due(*, now: datetime | None = None) -> list[GuidelineSource]:

@@ -114,7 +114,8 @@ _EXCLUDED_HEADING = re.compile(
     re.I,
 )
 _CUE = re.compile(
-    r"\b(?:we|i|the (?:\w+ ){0,4}?(?:task force|uspstf|work ?group|panel|committee|guideline|society|college"
+    r"\b(?:we|i|the (?:\w+ ){0,4}?(?:task force|uspstf|work ?group|panel|committee|guideline|society|college|division"
+    r"|department|agency|board|program|cdc|who|nice"
     r"|association|academy|cdc|who|nice|ada|authors?|group))\s+"
     r"(?:strongly\s+|also\s+|now\s+|therefore\s+|continues? to\s+)?"
     r"(?:recommends?|suggests?|advises?|endorses?)\b"
@@ -129,10 +130,18 @@ _CUE = re.compile(
     r"|start|stop|test|treat|use|vaccinate|counsel|advise|ensure|measure|repeat|review|limit|maintain)\b(?! of\b)"
     r"|\b(?:should|must)\s+(?:not\s+)?(?:\w+ly\s+)?(?:be\s+)?[a-z]{3,}|\b(?:should|must)\s*:"
     r"|\b(?:is|are)\s+(?:not\s+)?(?:generally\s+|routinely\s+)?(?:indicated|contraindicated|required|necessary)\b"
+    r"|\bmay be (?:considered|offered|used|given|tried)\b|\b(?:is|are) (?:strongly )?encouraged\b"
+    r"|\bis the recommendation\b|\bthere is no indication for\b|\b(?:needs?|have|has) to be [a-z]{3,}"
     r"|\b(?:concludes?|found) that the (?:current )?evidence is insufficient\b"
     r"|\bthere is (?:insufficient|inconclusive) evidence to (?:recommend|support|assess)\b"
     r"|\b(?:soll|sollte|kann)\b.*\b(?:werden|erfolgen|durchgeführt|eingesetzt|angeboten)\b",
     re.I,
+)
+# A cross-reference ("Refer to the original guideline document") or an expectation ("pain
+# should decrease", "gains should be evident") reads like an instruction but is not one.
+_NOT_A_DIRECTIVE = re.compile(
+    r"(?i)^(?:please )?(?:refer to|see) (?:the )?(?:original|ngc|section|table|figure|appendix|annotation|chapter)"
+    r"|\bshould (?:\w+ly )?(?:result in|decrease|increase|improve|resolve|respond|be expected|be evident|be mostly)\b"
 )
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"”]\s*$")
 
@@ -159,7 +168,9 @@ def split_guideline_text(text: str) -> SplitResult:
         if labelled >= 1:
             if block.label or (block.prefixed and _CUE.search(body)):
                 chosen.append(block)
-        elif block.label or block.prefixed or block.lead or _CUE.search(first_sentence(body)):
+        elif (
+            block.label or block.prefixed or block.lead or _CUE.search(first_sentence(body))
+        ) and not _NOT_A_DIRECTIVE.search(first_sentence(body)):
             chosen.append(block)
     recommendations = _recommendations(chosen)
     return SplitResult(tuple(sections), tuple(recommendations))
@@ -230,8 +241,8 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
     previous_ended = True
     heading_number = ""
     lead = ""
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw[:MAX_LINE_CHARS].rstrip()
+    for raw in _lines(text):
+        line = raw.rstrip()
         if not line.strip():
             previous_ended = True
             if current is not None and current.depth < 0:
@@ -317,6 +328,19 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
             current.collecting = body.rstrip().endswith(":")
         previous_ended = bool(_SENTENCE_END.search(body))
     return blocks, sections
+
+
+def _lines(text: str) -> list[str]:
+    """Split into lines; a line past MAX_LINE_CHARS (text without line breaks) is cut at its
+    sentence ends, then hard-wrapped, so nothing is dropped."""
+    out: list[str] = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if len(raw) <= MAX_LINE_CHARS:
+            out.append(raw)
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z\u00c0-\u00de\"“(])", raw):
+            out.extend(sentence[i : i + MAX_LINE_CHARS] for i in range(0, len(sentence), MAX_LINE_CHARS))
+    return out
 
 
 def _closed(block: _Block) -> bool:

@@ -166,7 +166,8 @@ def oai_page(*, item_id: int) -> None:
 
 
 def _entry_id(entry: Any) -> str:
-    return str(getattr(entry, "guid", "") or getattr(entry, "link", "") or "").strip()
+    # Cut to the length a stored source id keeps, so an entry is recognised on the next run.
+    return str(getattr(entry, "guid", "") or getattr(entry, "link", "") or "").strip()[:255]
 
 
 def _seen(source_ids: Sequence[str]) -> set[str]:

@@ -230,7 +230,7 @@ _AGAINST_TEXT = re.compile(
     r"|(?:should|must) not|shouldn't|(?:clinicians|providers|you)(?: should)? avoid"
     r"|not be (?:offered|used|given|performed|prescribed|routinely)|discourage[sd]?"
     r"|against (?:the )?(?:use|routine|offering)|(?:is|are) not (?:generally |routinely )?indicated"
-    r"|(?:is|are) (?:unnecessary|not necessary|not needed))\b"
+    r"|(?:is|are) (?:unnecessary|not necessary|not needed)|there is no indication for|refrain from)\b"
 )
 _INSUFFICIENT_TEXT = re.compile(
     r"\b(?:insufficient|inconclusive|not sufficient) evidence\b|\bevidence is insufficient\b"
@@ -238,12 +238,14 @@ _INSUFFICIENT_TEXT = re.compile(
     r"|\bcurrent evidence is (?:insufficient|inadequate)\b|\bno evidence to (?:recommend|suggest|support)\b"
 )
 _CONDITIONAL_TEXT = re.compile(
-    r"\b(?:suggests?|suggested|consider(?:ed|s)?|may be (?:considered|offered|used|reasonable|appropriate|helpful)"
+    r"\b(?:suggests?|suggested|consider(?:ed|s)?|encouraged|may be (?:considered|offered|used|given|tried|reasonable"
+    r"|appropriate|helpful)"
     r"|could be|selectively offer(?:ing)?|individual(?:ized)? decision|kann|sollte)\b"
 )
 _STRONG_TEXT = re.compile(
     r"\b(?:recommends?|recommended|should|must|offer(?:ing)?|(?:is|are) (?:not )?(?:generally )?indicated|soll"
-    r"|do not|avoid|(?:is|are) (?:unnecessary|necessary|required))\b"
+    r"|do not|avoid|(?:is|are) (?:unnecessary|necessary|required)|is the recommendation|(?:needs?|have|has) to be"
+    r"|there is no indication for|refrain from)\b"
     # An imperative opening ("Screen all adults", "Refer to ...") is a direct instruction.
     r"|^(?:administer|assess|begin|check|continue|discontinue|document|educate|encourage|evaluate|give|initiate"
     r"|make|monitor|obtain|order|perform|prescribe|provide|refer|reassess|rule[- ]in|rule[- ]out|screen"
@@ -273,7 +275,14 @@ def wording_rating(text: str) -> StrengthRating:
     if re.search(r"\bsuggests? (?:against|not)\b", low) or _CONDITIONAL_TEXT.search(low):
         strong_first = _STRONG_TEXT.search(low)
         cond_first = _CONDITIONAL_TEXT.search(low)
-        if strong_first and cond_first and strong_first.start() < cond_first.start() and "suggest" not in low:
+        considered = re.search(r"\bshould (?:\w+ly )?(?:be considered|consider)\b", low)
+        if (
+            strong_first
+            and cond_first
+            and strong_first.start() < cond_first.start()
+            and "suggest" not in low
+            and not considered
+        ):
             return StrengthRating(Strength.STRONG, certainty, direction)
         return StrengthRating(Strength.CONDITIONAL, certainty, direction)
     if _STRONG_TEXT.search(low):

@@ -5,31 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('guidelines', '0001_initial'),
-        ('records', '0003_rank_meta_covering_index'),
+        ("guidelines", "0001_initial"),
+        ("records", "0003_rank_meta_covering_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='evidencerecord',
-            name='guideline',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='recommendations', to='guidelines.guideline'),
+            model_name="evidencerecord",
+            name="guideline",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="recommendations",
+                to="guidelines.guideline",
+            ),
         ),
         migrations.AddField(
-            model_name='evidencerecord',
-            name='recommendation',
+            model_name="evidencerecord",
+            name="recommendation",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='evidencerecord',
-            name='superseded',
+            model_name="evidencerecord",
+            name="superseded",
             field=models.BooleanField(default=False),
         ),
         migrations.AlterField(
-            model_name='evidencerecord',
-            name='kind',
-            field=models.CharField(choices=[('article', 'Article'), ('guideline', 'Guideline'), ('recommendation', 'Recommendation')], default='article', max_length=16),
+            model_name="evidencerecord",
+            name="kind",
+            field=models.CharField(
+                choices=[("article", "Article"), ("guideline", "Guideline"), ("recommendation", "Recommendation")],
+                default="article",
+                max_length=16,
+            ),
         ),
     ]

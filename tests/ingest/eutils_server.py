@@ -387,3 +387,21 @@ def _parse_day(text: str | None) -> date | None:
         return None
     year, month, day = (int(part) for part in text.replace("-", "/").split("/"))
     return date(year, month, day)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve real PubMed XML files until killed: ``python -m tests.ingest.eutils_server FILE...``.
+
+    Prints one line, ``EUTILS_BASE_URL=http://127.0.0.1:PORT/entrez/eutils/``, once it listens
+    (scripts/prod_smoke.sh harvests from it).
+    """
+    import sys
+
+    paths = [Path(arg) for arg in (sys.argv[1:] if argv is None else argv)]
+    server = EutilsServer(read_articles(paths))
+    print(f"EUTILS_BASE_URL={server.base_url}", flush=True)
+    server.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -191,6 +191,8 @@ def test_admin_harvest_now_starts_a_run_of_each_selected_source(admin_client) ->
     assert all(run.started_by == "admin:admin" for run in runs)
     shown = [str(message) for message in get_messages(response.wsgi_request)]
     assert shown == [f"harvest started: one (run {runs[0].pk}), two (run {runs[1].pk})"]
+    listing = admin_client.get("/admin/guidelines/guidelinesource/").content.decode()
+    assert f'<a href="/admin/ingest/harvestrun/{runs[0].pk}/change/">run {runs[0].pk} running</a>' in listing
 
 
 def test_harvest_due_starts_one_run_per_due_source_and_none_twice() -> None:
@@ -203,3 +205,24 @@ def test_harvest_due_starts_one_run_per_due_source_and_none_twice() -> None:
     assert [run.guideline_source_id for run in runs] == [first.pk, second.pk]
     assert all(run.started_by == "schedule" for run in runs)
     assert guideline_sources_harvest_due() == []  # their runs are still going
+
+
+def test_a_source_with_a_run_still_going_is_not_started_twice() -> None:
+    source = _source()
+    first = guideline_source_harvest(source_id=source.pk)
+    with pytest.raises(GuidelineRunError, match=f"who: run {first} is still going"):
+        guideline_source_harvest(source_id=source.pk)
+    HarvestRun.objects.filter(pk=first).update(status=RunStatus.FAILED)
+    assert guideline_source_harvest(source_id=source.pk) != first
+
+
+def test_every_guideline_work_item_kind_has_a_registered_task() -> None:
+    import ingest.tasks  # noqa: F401 - registers the tasks
+    from evidence_portal.celery import app
+    from ingest.runs import TASK_FOR_KIND
+
+    guideline_kinds = [ItemKind.OAI_PAGE, ItemKind.FEED, ItemKind.DOCUMENT, ItemKind.USPSTF]
+    assert all(TASK_FOR_KIND[kind].startswith("ingest.guidelines.") for kind in guideline_kinds)
+    names = [TASK_FOR_KIND[kind] for kind in guideline_kinds]
+    names += ["ingest.guidelines.harvest_due", "ingest.guidelines.harvest_source"]
+    assert [name for name in names if name not in app.tasks] == []

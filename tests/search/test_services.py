@@ -117,24 +117,6 @@ def test_search_uses_a_constant_number_of_queries(corpus: list[EvidenceRecord], 
         search("aspirin", page_size=1)
 
 
-def test_ranking_reads_its_columns_from_the_covering_index(corpus: list[EvidenceRecord]) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
-
-    live, gone = corpus[0], corpus[1]
-    EvidenceRecord.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
-    with CaptureQueriesContext(connection) as captured:
-        meta = services._rank_meta([live.uid, gone.uid])
-    assert set(meta) == {live.uid}  # tombstones never rank
-    assert meta[live.uid].evidence_level == live.evidence_level
-    assert meta[live.uid].publication_year == live.publication_year
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + captured[0]["sql"])  # parameters inlined
-        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
-    assert "COVERING INDEX record_rank_meta" in plan, plan
-
-
 def test_records_are_searchable_before_their_vectors(search_index: Path) -> None:
     record = make("Vitamin D supplementation and fractures")
     indexing.records_index(record_ids=[record.id])

@@ -146,3 +146,10 @@ def test_splitter_handles_structured_noise(lines):
 def test_normalise_strength_never_crashes(text):
     rating = normalise_strength(text)
     assert rating.strength in (*Strength.ALL, "")
+
+
+def test_text_without_line_breaks_is_split_not_truncated():
+    filler = "Background sentence about the disease. " * 2000
+    text = filler + "We recommend screening all adults for X. " + filler + "We suggest against Y."
+    recs = split_guideline_text(text).recommendations
+    assert [r.text for r in recs] == ["We recommend screening all adults for X.", "We suggest against Y."]
