@@ -170,6 +170,12 @@ class SearchResultOut(Schema):
     recommendation: RecommendationOut | None = Field(description="Set for kind recommendation")
 
 
+class QueryTranslationOut(Schema):
+    original: str
+    text: str = Field(description="The English the Chinese query was searched (and embedded) as")
+    unknown: list[str] = Field(description="Chinese characters the term list did not cover")
+
+
 class SearchOut(Schema):
     count: int
     page: int
@@ -177,6 +183,14 @@ class SearchOut(Schema):
     pending_vectors: int = Field(description="Records not yet embedded; search uses what is ready")
     results: list[SearchResultOut]
     facets: dict[str, dict[str, int]]
+    nothing_relevant: bool = Field(
+        False,
+        description="True when no record matched the query's words and the nearest records by meaning were too"
+        " far (SEARCH_MIN_VECTOR_SIMILARITY): results are then empty rather than unrelated",
+    )
+    query_translation: QueryTranslationOut | None = Field(
+        None, description="Set when the query held Chinese: what it was searched as in English"
+    )
 
 
 class RecordOut(Schema):
@@ -318,6 +332,16 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> Status[dict[str
             "pending_vectors": page.pending_vectors,
             "results": [presenters.result_payload(result) for result in page.results],
             "facets": page.facets,
+            "nothing_relevant": page.nothing_relevant,
+            "query_translation": (
+                {
+                    "original": page.translation.original,
+                    "text": page.translation.text,
+                    "unknown": list(page.translation.unknown),
+                }
+                if page.translation
+                else None
+            ),
         },
     )
 

@@ -39,6 +39,7 @@ class RetrievalSettings:
     lexical_weight: float
     evidence_weight: float
     recency_weight: float
+    min_similarity: float = 0.0
 
     @classmethod
     def from_settings(cls) -> RetrievalSettings:
@@ -49,6 +50,7 @@ class RetrievalSettings:
             lexical_weight=float(getattr(settings, "SEARCH_LEXICAL_WEIGHT", 0.55)),
             evidence_weight=float(settings.SEARCH_EVIDENCE_WEIGHT),
             recency_weight=float(settings.SEARCH_RECENCY_WEIGHT),
+            min_similarity=float(getattr(settings, "SEARCH_MIN_VECTOR_SIMILARITY", 0.0)),
         )
 
 
@@ -68,18 +70,17 @@ def _query_vector(backend: SearchBackend, text: str) -> Sequence[float] | None:
     return cast(Sequence[float], embed_query(text))
 
 
-def retrieve(
+def retrieve_hits(
     parsed: ParsedQuery,
     *,
     backend: SearchBackend,
     config: RetrievalSettings,
     mode: str = "hybrid",
     vector: Sequence[float] | None = None,
-) -> list[ranking.FusedCandidate]:
-    """Return fused candidates for a parsed query (``mode``: bm25, dense or hybrid).
-
-    ``vector`` overrides the query embedding (the evaluation passes precomputed ones).
-    """
+) -> tuple[list[ranking.FusedCandidate], list[Hit], list[Hit]]:
+    """Return (fused candidates, BM25 hits, vector hits) for a parsed query (``mode``: bm25,
+    dense or hybrid). ``vector`` overrides the query embedding (the evaluation passes
+    precomputed ones)."""
     lexical: list[Hit] = []
     dense: list[Hit] = []
     if mode in {"bm25", "hybrid"} and not parsed.lexical.is_empty():
@@ -89,7 +90,20 @@ def retrieve(
             vector = _query_vector(backend, parsed.embed_text)
         if vector is not None:
             dense = backend.vector_search(vector, filters=parsed.filters, limit=config.candidates)
-    return ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
+    fused = ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
+    return fused, lexical, dense
+
+
+def retrieve(
+    parsed: ParsedQuery,
+    *,
+    backend: SearchBackend,
+    config: RetrievalSettings,
+    mode: str = "hybrid",
+    vector: Sequence[float] | None = None,
+) -> list[ranking.FusedCandidate]:
+    """Return fused candidates for a parsed query (``mode``: bm25, dense or hybrid)."""
+    return retrieve_hits(parsed, backend=backend, config=config, mode=mode, vector=vector)[0]
 
 
 def rank_meta_sql(count: int) -> str:
@@ -137,7 +151,10 @@ def search_records(request: SearchRequest) -> SearchPage:
     parsed = parse_request(request)
     backend = get_backend()
     config = RetrievalSettings.from_settings()
-    candidates = retrieve(parsed, backend=backend, config=config)
+    candidates, lexical, dense = retrieve_hits(parsed, backend=backend, config=config)
+    weak = bool(parsed.embed_text) and ranking.nothing_relevant(lexical, dense, min_similarity=config.min_similarity)
+    if weak:
+        candidates = []  # only far vector neighbours: unrelated records are not shown
     ranked = ranking.rank(
         candidates,
         _rank_meta([c.doc_id for c in candidates]),
@@ -177,6 +194,8 @@ def search_records(request: SearchRequest) -> SearchPage:
         facets=facets,
         pending_vectors=IndexEntry.objects.vector_pending().count(),
         took_ms=(time.perf_counter() - started) * 1000,
+        nothing_relevant=weak,
+        translation=parsed.translation,
     )
 
 

@@ -9,6 +9,7 @@ from search.backends.base import FacetCounts, SearchFilters
 
 if TYPE_CHECKING:
     from records.models import EvidenceRecord
+    from search.translation import Translation
 
 SORT_MODES = ("evidence", "relevance", "newest")
 
@@ -57,6 +58,10 @@ class SearchPage:
     facets: FacetCounts
     pending_vectors: int = 0  # records not yet embedded: search uses what is ready
     took_ms: float = 0.0
+    # No lexical match and only far vector neighbours: the results were withheld as unrelated.
+    nothing_relevant: bool = False
+    # The English a Chinese query was searched as (None for queries without Chinese).
+    translation: Translation | None = None
 
     @property
     def page_count(self) -> int:

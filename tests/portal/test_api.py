@@ -93,6 +93,21 @@ def test_clinical_question_filters_inside_retrieval(client: Client, corpus: dict
     assert corpus["cohort"].pmid not in {item["pmid"] for item in broad["results"]}
 
 
+def test_chinese_query_finds_the_english_records(client: Client, corpus: dict) -> None:
+    body = client.get("/api/v1/search", {"q": "他汀 心血管疾病 一级预防"}).json()
+    assert body["results"][0]["pmid"] == corpus["review"].pmid
+    assert body["query_translation"]["text"] == "statins cardiovascular disease primary prevention"
+    assert body["nothing_relevant"] is False
+
+
+@pytest.mark.parametrize("text", ["今天天气怎么样", "wedding dress fashion trends"])
+def test_unrelated_query_says_nothing_relevant_instead_of_listing_records(
+    client: Client, corpus: dict, text: str
+) -> None:
+    body = client.get("/api/v1/search", {"q": text}).json()
+    assert (body["count"], body["results"], body["nothing_relevant"]) == (0, [], True)
+
+
 def test_empty_search_is_an_empty_page(client: Client, db: None) -> None:
     body = client.get("/api/v1/search").json()
     assert (body["count"], body["results"]) == (0, [])
