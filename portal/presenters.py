@@ -10,6 +10,7 @@ from django.http import QueryDict
 
 from guidelines.presenters import recommendation_payload
 from records.evidence.levels import LEVELS, level_info
+from search.bottom_line import BottomLine, PanelItem
 
 if TYPE_CHECKING:
     from records.models import EvidenceRecord
@@ -309,3 +310,35 @@ def question_label(question: str, scope: str) -> str:
 
     name = dict(QUESTION_CHOICES).get(question, question)
     return name if question == "systematic_reviews" else f"{name}, {scope}"
+
+
+def panel_item_payload(item: PanelItem) -> dict[str, Any]:
+    """Return one bottom-line item as the API shows it (and the template reads it)."""
+    info = level_info(item.evidence_level)
+    return {
+        "kind": item.kind,
+        "uid": item.uid,
+        "title": item.title,
+        "text": item.text,
+        "citation": item.citation,
+        "evidence_level": info.level.value,
+        "evidence_level_name": info.name,
+        "year": item.year,
+        "issuer": item.issuer or None,
+        "strength": item.strength or None,
+        "certainty": item.certainty or None,
+        "direction": item.direction or None,
+        "links": {"record": f"/records/{item.uid}", "source": item.url or None},
+    }
+
+
+def bottom_line_payload(panel: BottomLine | None) -> dict[str, Any] | None:
+    """Return the bottom-line panel as the API shows it, or None when there is none."""
+    if panel is None:
+        return None
+    return {
+        "recommendation": panel_item_payload(panel.recommendation) if panel.recommendation else None,
+        "review": panel_item_payload(panel.review) if panel.review else None,
+        "conflict": panel.has_conflict,
+        "conflicts": [panel_item_payload(item) for item in panel.conflicts],
+    }

@@ -166,9 +166,10 @@ def rank(
 
 
 def nothing_relevant(lexical: Sequence[Hit], dense: Sequence[Hit], *, min_similarity: float) -> bool:
-    """Return True when every candidate is weak: no lexical match at all, and no vector
-    neighbour at least ``min_similarity`` (cosine) close. Such a query is answered "nothing
-    relevant found" rather than with unrelated records."""
-    if lexical:
+    """Return True when every candidate is weak: no lexical match at all, and only vector
+    neighbours less than ``min_similarity`` (cosine) close. Such a query is answered "nothing
+    relevant found" rather than with unrelated records. No candidate at all is not "weak" but
+    plain "nothing matched" (a filter that nothing passes, say)."""
+    if lexical or not dense:
         return False
-    return not dense or max(hit.score for hit in dense) < min_similarity
+    return max(hit.score for hit in dense) < min_similarity

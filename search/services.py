@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from records.models import EvidenceRecord
-from search import highlight, ranking
+from search import bottom_line, highlight, ranking
 from search.backends import get_backend
 from search.backends.base import Hit, LexicalQuery, SearchBackend, SearchFilters
 from search.embeddings import EmbeddingError, embed_query, get_embedder
@@ -155,19 +155,21 @@ def search_records(request: SearchRequest) -> SearchPage:
     weak = bool(parsed.embed_text) and ranking.nothing_relevant(lexical, dense, min_similarity=config.min_similarity)
     if weak:
         candidates = []  # only far vector neighbours: unrelated records are not shown
+    meta = _rank_meta([c.doc_id for c in candidates])
     ranked = ranking.rank(
         candidates,
-        _rank_meta([c.doc_id for c in candidates]),
+        meta,
         sort=sort,
         evidence_weight=config.evidence_weight,
         recency_weight=config.recency_weight,
         current_year=dt.date.today().year,
     )
     shown = ranked[(page - 1) * page_size : page * page_size]
-    page_rows = EvidenceRecord.objects.filter(
-        uid__in=[i.doc_id for i in shown], deleted_at__isnull=True
-    ).select_related("guideline")
-    by_uid = {r.uid: r for r in page_rows} if shown else {}
+    panel_ranks = _panel_ranks(candidates, meta)
+    # One query loads the shown page and the bottom line's guideline and review candidates.
+    wanted = [*(i.doc_id for i in shown), *panel_ranks]
+    page_rows = EvidenceRecord.objects.filter(uid__in=wanted, deleted_at__isnull=True).select_related("guideline")
+    by_uid = {r.uid: r for r in page_rows} if wanted else {}
     stems = parsed.highlight_stems
     results = []
     for item in shown:
@@ -187,6 +189,15 @@ def search_records(request: SearchRequest) -> SearchPage:
             )
         )
     facets = backend.facet_counts([r.doc_id for r in ranked]) if ranked else backend.facet_counts([])
+    similarity = {h.doc_id: h.score for h in dense}
+    answer = bottom_line.bottom_line(
+        [
+            bottom_line.Candidate(record=by_uid[uid], rank=rank, similarity=similarity.get(uid))
+            for uid, rank in panel_ranks.items()
+            if uid in by_uid
+        ],
+        stems,
+    )
     return SearchPage(
         request=request,
         results=results,
@@ -196,7 +207,22 @@ def search_records(request: SearchRequest) -> SearchPage:
         took_ms=(time.perf_counter() - started) * 1000,
         nothing_relevant=weak,
         translation=parsed.translation,
+        bottom_line=answer,
     )
+
+
+PANEL_LEVELS = frozenset({"guideline", "systematic_review"})
+
+
+def _panel_ranks(candidates: Sequence[ranking.FusedCandidate], meta: dict[str, ranking.RankMeta]) -> dict[str, int]:
+    """Return {uid: rank by relevance} of the guideline and review records among the top
+    ``bottom_line.TOP_K`` candidates: what the bottom line may quote."""
+    by_relevance = sorted(candidates, key=lambda c: (-c.fused, c.doc_id))[: bottom_line.TOP_K]
+    return {
+        c.doc_id: rank
+        for rank, c in enumerate(by_relevance, start=1)
+        if c.doc_id in meta and meta[c.doc_id].evidence_level in PANEL_LEVELS
+    }
 
 
 def similar_records(*, record: EvidenceRecord, limit: int = 5) -> list[EvidenceRecord]:

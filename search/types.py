@@ -9,6 +9,7 @@ from search.backends.base import FacetCounts, SearchFilters
 
 if TYPE_CHECKING:
     from records.models import EvidenceRecord
+    from search.bottom_line import BottomLine
     from search.translation import Translation
 
 SORT_MODES = ("evidence", "relevance", "newest")
@@ -62,6 +63,8 @@ class SearchPage:
     nothing_relevant: bool = False
     # The English a Chinese query was searched as (None for queries without Chinese).
     translation: Translation | None = None
+    # The extractive answer panel (best recommendation, best review conclusion), or None.
+    bottom_line: BottomLine | None = None
 
     @property
     def page_count(self) -> int:

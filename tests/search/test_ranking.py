@@ -120,6 +120,6 @@ def test_only_far_vector_neighbours_and_no_lexical_match_is_nothing_relevant() -
 
     far = [Hit("a", 0.31), Hit("b", 0.2)]
     assert nothing_relevant([], far, min_similarity=0.45)
-    assert nothing_relevant([], [], min_similarity=0.45)
+    assert not nothing_relevant([], [], min_similarity=0.45)  # nothing at all: "nothing matched"
     assert not nothing_relevant([], [Hit("a", 0.5), *far], min_similarity=0.45)
     assert not nothing_relevant([Hit("c", 3.2)], far, min_similarity=0.45)  # a lexical match is never weak
