@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -134,9 +135,16 @@ def report(name: str, rows: list[tuple[float, float, float]]) -> None:
     print(f"  ratio Chinese / English: {chinese / english:.3f} (target >= 0.8); untranslated: {raw / english:.3f}")
 
 
-def scifact(config: RetrievalSettings) -> list[tuple[float, float, float]]:
+def scifact(config: RetrievalSettings, corpus_size: int) -> list[tuple[float, float, float]]:
     collection = load_beir(SHARED_DATA / "scifact", split="train")
     claims = load_claims()
+    if corpus_size and corpus_size < len(collection.corpus):
+        # Every judged document, then the corpus in file order up to ``corpus_size``: the same
+        # documents for the English and the Chinese queries.
+        judged = {d for q in collection.qrels.values() for d in q}
+        keep = [d for d in collection.corpus if d in judged]
+        keep += [d for d in collection.corpus if d not in judged][: max(corpus_size - len(keep), 0)]
+        collection = replace(collection, corpus={d: collection.corpus[d] for d in keep})
     embedder = get_embedder()
     started = time.perf_counter()
     vectors = embedder.embed_texts([document_text(t, x) for t, x in collection.corpus.values()])
@@ -168,9 +176,12 @@ def scifact(config: RetrievalSettings) -> list[tuple[float, float, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scifact-only", action="store_true")
-    parser.parse_args()
+    parser.add_argument(
+        "--corpus-size", type=int, default=0, help="index every judged document plus others up to this many (0: all)"
+    )
+    args = parser.parse_args()
     config = RetrievalSettings.from_settings()
-    report("SciFact claims (translated, SciFact judgements)", scifact(config))
+    report("SciFact claims (translated, SciFact judgements)", scifact(config, args.corpus_size))
     return 0
 
 
