@@ -108,7 +108,7 @@ def score(questions: list[dict], *, language: str, **thresholds: float) -> dict[
         for question in questions:
             page = search_records(SearchRequest(text=question[language], page_size=10))
             panel = page.bottom_line
-            item = (panel.recommendation or panel.review) if panel else None
+            item = panel.first if panel else None
             if item is None:
                 outcome["absent"] += 1
             elif question["answers"] and acceptable(item, question["answers"]):
@@ -180,12 +180,13 @@ def main() -> int:
             )
         cross_lingual(questions)
         if args.sweep:
-            for coverage in (0.4, 0.5, 0.6, 0.7, 0.8):
-                result = score(questions, language="en", min_coverage=coverage)
-                print(
-                    f"  en, min coverage {coverage:.1f}: right {result['right_of_answerable']:.3f},"
-                    f" wrong {result['wrong_of_all']:.3f}, absent {result['absent']}"
-                )
+            for coverage in (0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0):
+                for language in ("en", "zh"):
+                    result = score(questions, language=language, min_coverage=coverage)
+                    print(
+                        f"  {language}, min coverage {coverage:.2f}: right {result['right_of_answerable']:.3f},"
+                        f" wrong {result['wrong_of_all']:.3f}, absent {result['absent']}"
+                    )
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -201,9 +201,15 @@ class PanelItemOut(Schema):
 
 
 class BottomLineOut(Schema):
+    lead: str = Field(
+        description="Which item matches the question better and is shown first: recommendation or systematic_review"
+    )
     recommendation: PanelItemOut | None
     review: PanelItemOut | None
-    conflict: bool = Field(description="True when a top recommendation or a newer review points the other way")
+    conflict: bool = Field(
+        description="True when a matching recommendation or a newer review points the other way, or when the"
+        " recommendation and the review shown disagree"
+    )
     conflicts: list[PanelItemOut] = Field(description="The items that disagree with the ones shown")
 
 

@@ -322,7 +322,7 @@ def panel_item_payload(item: PanelItem) -> dict[str, Any]:
         "text": item.text,
         "citation": item.citation,
         "evidence_level": info.level.value,
-        "evidence_level_name": info.name,
+        "evidence_level_name": str(info.name),
         "year": item.year,
         "issuer": item.issuer or None,
         "strength": item.strength or None,
@@ -337,6 +337,7 @@ def bottom_line_payload(panel: BottomLine | None) -> dict[str, Any] | None:
     if panel is None:
         return None
     return {
+        "lead": panel.lead,
         "recommendation": panel_item_payload(panel.recommendation) if panel.recommendation else None,
         "review": panel_item_payload(panel.review) if panel.review else None,
         "conflict": panel.has_conflict,

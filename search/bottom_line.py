@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from records.models import EvidenceRecord
 
 TOP_K = 10
-MIN_COVERAGE = 0.6
+MIN_COVERAGE = 0.7
 MIN_SIMILARITY = 0.45
 CONCLUSION_LABELS = ("CONCLUSIONS", "CONCLUSION", "INTERPRETATION", "AUTHORS' CONCLUSIONS", "IMPLICATIONS")
 LAST_SENTENCES = 2
@@ -76,6 +76,7 @@ class PanelItem:
     certainty: str = ""
     issuer: str = ""
     rank: int = 0
+    coverage: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,21 @@ class BottomLine:
     review: PanelItem | None = None
     # Items that disagree with the one shown (opposite direction), shown beside it.
     conflicts: tuple[PanelItem, ...] = field(default_factory=tuple)
+    # The recommendation and the review shown point in opposite directions.
+    disagree: bool = False
+    # Which of the two matches the question better, and is shown first.
+    lead: str = "recommendation"
 
     @property
     def has_conflict(self) -> bool:
-        return bool(self.conflicts)
+        return bool(self.conflicts) or self.disagree
+
+    @property
+    def first(self) -> PanelItem | None:
+        """Return the item shown first (the better match)."""
+        if self.lead == "systematic_review" and self.review is not None:
+            return self.review
+        return self.recommendation or self.review
 
 
 def coverage(query_stems: Iterable[str], record: EvidenceRecord) -> float:
@@ -166,7 +178,7 @@ def is_review(record: EvidenceRecord) -> bool:
     return record.evidence_level == "systematic_review" and record.kind == "article" and not record.retracted
 
 
-def recommendation_item(candidate: Candidate) -> PanelItem:
+def recommendation_item(candidate: Candidate, coverage: float = 0.0) -> PanelItem:
     record = candidate.record
     rec = record.recommendation or {}
     return PanelItem(
@@ -183,10 +195,11 @@ def recommendation_item(candidate: Candidate) -> PanelItem:
         certainty=str(rec.get("certainty") or ""),
         issuer=_issuer(record),
         rank=candidate.rank,
+        coverage=coverage,
     )
 
 
-def review_item(candidate: Candidate) -> PanelItem:
+def review_item(candidate: Candidate, coverage: float = 0.0) -> PanelItem:
     record = candidate.record
     text = review_conclusion(record)
     return PanelItem(
@@ -200,49 +213,49 @@ def review_item(candidate: Candidate) -> PanelItem:
         url=_url(record),
         direction=conclusion_direction(text),
         rank=candidate.rank,
+        coverage=coverage,
     )
-
-
-def qualifies(
-    candidate: Candidate,
-    query_stems: frozenset[str],
-    *,
-    top_k: int = TOP_K,
-    min_coverage: float = MIN_COVERAGE,
-    min_similarity: float = MIN_SIMILARITY,
-) -> bool:
-    """Whether a candidate matches strongly enough to speak for the query."""
-    if candidate.rank > top_k:
-        return False
-    if candidate.similarity is not None and candidate.similarity < min_similarity:
-        return False
-    return coverage(query_stems, candidate.record) >= min_coverage
 
 
 def bottom_line(
     candidates: Sequence[Candidate],
     query_stems: frozenset[str],
     *,
-    top_k: int = TOP_K,
-    min_coverage: float = MIN_COVERAGE,
-    min_similarity: float = MIN_SIMILARITY,
+    top_k: int | None = None,
+    min_coverage: float | None = None,
+    min_similarity: float | None = None,
 ) -> BottomLine | None:
-    """Return the panel for a query's top candidates (best first), or None when no
-    recommendation or review qualifies."""
-    strong = [
-        c
-        for c in sorted(candidates, key=lambda c: c.rank)
-        if qualifies(c, query_stems, top_k=top_k, min_coverage=min_coverage, min_similarity=min_similarity)
-    ]
-    recs = [recommendation_item(c) for c in strong if is_recommendation(c.record)]
-    reviews = [review_item(c) for c in strong if is_review(c.record)]
-    reviews = [r for r in reviews if r.text]
+    """Return the panel for a query's top candidates, or None when no recommendation or review
+    qualifies: among the top ``top_k`` by relevance, at least ``min_coverage`` of the query's
+    words and (when known) at least ``min_similarity`` cosine. The best match is the one covering
+    most of the query, then the better ranked."""
+    top_k = TOP_K if top_k is None else top_k
+    min_coverage = MIN_COVERAGE if min_coverage is None else min_coverage
+    min_similarity = MIN_SIMILARITY if min_similarity is None else min_similarity
+    scored = []
+    for c in candidates:
+        if c.rank > top_k or (c.similarity is not None and c.similarity < min_similarity):
+            continue
+        share = coverage(query_stems, c.record)
+        if share >= min_coverage:
+            scored.append((share, c))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].rank))
+    recs = [recommendation_item(c, share) for share, c in scored if is_recommendation(c.record)]
+    reviews = [r for r in (review_item(c, share) for share, c in scored if is_review(c.record)) if r.text]
     if not recs and not reviews:
         return None
     conflicts: list[PanelItem] = []
     recommendation = recs[0] if recs else None
     if recommendation is not None and recommendation.direction:
-        opposite = next((r for r in recs[1:] if r.direction and r.direction != recommendation.direction), None)
+        # Only an equally good match pointing the other way is a conflict (not another topic).
+        opposite = next(
+            (
+                r
+                for r in recs[1:]
+                if r.direction and r.direction != recommendation.direction and r.coverage >= recommendation.coverage
+            ),
+            None,
+        )
         if opposite is not None:
             conflicts.append(opposite)
     review = reviews[0] if reviews else None
@@ -251,10 +264,27 @@ def bottom_line(
             (
                 r
                 for r in reviews[1:]
-                if r.direction and r.direction != review.direction and (r.year or 0) > (review.year or 0)
+                if r.direction
+                and r.direction != review.direction
+                and (r.year or 0) > (review.year or 0)
+                and r.coverage >= review.coverage
             ),
             None,
         )
         if newer is not None:
             conflicts.append(newer)
-    return BottomLine(recommendation=recommendation, review=review, conflicts=tuple(conflicts))
+    disagree = bool(
+        recommendation
+        and review
+        and recommendation.direction
+        and review.direction
+        and recommendation.direction != review.direction
+    )
+    lead = "recommendation"
+    if review is not None and (
+        recommendation is None or (review.coverage, -review.rank) > (recommendation.coverage, -recommendation.rank)
+    ):
+        lead = "systematic_review"
+    return BottomLine(
+        recommendation=recommendation, review=review, conflicts=tuple(conflicts), disagree=disagree, lead=lead
+    )

@@ -144,3 +144,42 @@ def test_a_newer_review_in_the_other_direction_is_a_conflict_an_older_one_is_not
 )
 def test_direction_of_a_conclusion_is_read_from_its_words(text: str, direction: str) -> None:
     assert conclusion_direction(text) == direction
+
+
+def test_the_better_match_leads_and_a_recommendation_on_another_topic_is_no_conflict() -> None:
+    hiv = recommendation(
+        "Screening for HIV",
+        "The USPSTF recommends that clinicians screen for HIV infection in adolescents and adults aged 15 to 65 years.",
+    )
+    other = recommendation(
+        "Testicular cancer screening",
+        "The USPSTF recommends against screening for testicular cancer in adolescent or adult men.",
+        direction="against",
+    )
+    panel = bottom_line([Candidate(other, 1, 0.6), Candidate(hiv, 2, 0.7)], stems("HIV screening adolescents adults"))
+    assert panel is not None and panel.recommendation is not None
+    assert panel.recommendation.uid == hiv.uid and not panel.has_conflict
+
+
+def test_review_covering_more_of_the_question_leads_and_disagreement_is_flagged() -> None:
+    rec = recommendation(
+        "Knee osteoarthritis",
+        "In patients with knee osteoarthritis, clinicians should not prescribe glucosamine.",
+        direction="against",
+    )
+    sr = review(
+        "Chondroitin combined with glucosamine for knee osteoarthritis: meta-analysis",
+        sections=[
+            {
+                "label": "CONCLUSIONS",
+                "category": "CONCLUSIONS",
+                "text": "Chondroitin combined with glucosamine is more effective than either alone.",
+            }
+        ],
+    )
+    panel = bottom_line(
+        [Candidate(rec, 1, 0.7), Candidate(sr, 2, 0.7)],
+        stems("chondroitin combined with glucosamine for knee osteoarthritis"),
+    )
+    assert panel is not None and panel.lead == "systematic_review" and panel.first is panel.review
+    assert panel.disagree and panel.has_conflict
