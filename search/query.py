@@ -120,7 +120,10 @@ def parse_request(request: SearchRequest) -> ParsedQuery:
         request = dataclasses.replace(
             request,
             text=translation.text,
-            **{part: translate_query(getattr(request, part) or "").text for part in PICO_WEIGHTS},
+            population=translate_query(request.population).text,
+            intervention=translate_query(request.intervention).text,
+            comparison=translate_query(request.comparison).text,
+            outcome=translate_query(request.outcome).text,
         )
     for m in _TOKEN.finditer(request.text or ""):
         if m["field"]:

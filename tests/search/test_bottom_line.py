@@ -164,7 +164,7 @@ def test_the_better_match_leads_and_a_recommendation_on_another_topic_is_no_conf
 def test_review_covering_more_of_the_question_leads_and_disagreement_is_flagged() -> None:
     rec = recommendation(
         "Knee osteoarthritis",
-        "In patients with knee osteoarthritis, clinicians should not prescribe glucosamine.",
+        "In patients with knee osteoarthritis, clinicians should not prescribe chondroitin or glucosamine.",
         direction="against",
     )
     sr = review(
