@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "evidence_portal.privacy.QueryPrivacyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Language: the remembered switch (cookie), else the browser's Accept-Language, else English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -114,6 +116,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -190,6 +195,8 @@ SEARCH_EVIDENCE_WEIGHT = env_float("SEARCH_EVIDENCE_WEIGHT", 0.15)
 SEARCH_RECENCY_WEIGHT = env_float("SEARCH_RECENCY_WEIGHT", 0.05)
 SEARCH_FUSION = env_choice("SEARCH_FUSION", "linear", ("linear", "rrf"))
 SEARCH_LEXICAL_WEIGHT = env_float("SEARCH_LEXICAL_WEIGHT", 0.55)
+# Below this cosine, a query with no lexical match shows "nothing relevant found" (docs/search.md).
+SEARCH_MIN_VECTOR_SIMILARITY = env_float("SEARCH_MIN_VECTOR_SIMILARITY", 0.45)
 SEARCH_TITLE_REPEAT = env_int("SEARCH_TITLE_REPEAT", 2, minimum=1)
 SEARCH_ANN_THRESHOLD = env_int("SEARCH_ANN_THRESHOLD", 50_000, minimum=1)
 

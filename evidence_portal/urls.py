@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
     path("ops/", include("operations.urls")),
+    # POST language=zh-hans|en to /i18n/setlang/: the switch in the page header (remembered in a cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("guidelines/upload/", guideline_upload_view, name="guideline-upload"),
     path("", include("curation.urls")),
     path("", include("guidelines.urls")),

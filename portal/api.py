@@ -170,6 +170,49 @@ class SearchResultOut(Schema):
     recommendation: RecommendationOut | None = Field(description="Set for kind recommendation")
 
 
+class QueryTranslationOut(Schema):
+    original: str
+    text: str = Field(description="The English the Chinese query was searched (and embedded) as")
+    unknown: list[str] = Field(description="Chinese characters the term list did not cover")
+
+
+class PanelLinksOut(Schema):
+    record: str = Field(description="The record's page on this portal")
+    source: str | None = Field(description="PubMed or the issuer's page")
+
+
+class PanelItemOut(Schema):
+    kind: str = Field(description="recommendation or systematic_review")
+    uid: str
+    title: str
+    text: str = Field(
+        description="Sentences taken verbatim from the record: a recommendation's text, or a review's"
+        " CONCLUSIONS section (else the last sentences of its abstract). Plain text: escape it for HTML"
+    )
+    citation: str
+    evidence_level: str
+    evidence_level_name: str
+    year: int | None
+    issuer: str | None
+    strength: str | None = Field(description="strong, conditional, insufficient or expert_opinion")
+    certainty: str | None = Field(description="high, moderate, low or very_low")
+    direction: str | None = Field(description="for or against (a review's: read from its conclusion)")
+    links: PanelLinksOut
+
+
+class BottomLineOut(Schema):
+    lead: str = Field(
+        description="Which item matches the question better and is shown first: recommendation or systematic_review"
+    )
+    recommendation: PanelItemOut | None
+    review: PanelItemOut | None
+    conflict: bool = Field(
+        description="True when a matching recommendation or a newer review points the other way, or when the"
+        " recommendation and the review shown disagree"
+    )
+    conflicts: list[PanelItemOut] = Field(description="The items that disagree with the ones shown")
+
+
 class SearchOut(Schema):
     count: int
     page: int
@@ -177,6 +220,20 @@ class SearchOut(Schema):
     pending_vectors: int = Field(description="Records not yet embedded; search uses what is ready")
     results: list[SearchResultOut]
     facets: dict[str, dict[str, int]]
+    nothing_relevant: bool = Field(
+        False,
+        description="True when no record matched the query's words and the nearest records by meaning were too"
+        " far (SEARCH_MIN_VECTOR_SIMILARITY): results are then empty rather than unrelated",
+    )
+    bottom_line: BottomLineOut | None = Field(
+        None,
+        description="Extractive answer above the results: the best-matching guideline recommendation and the"
+        " conclusion of the best-matching systematic review, each with citation, level and link; null when"
+        " nothing matches strongly enough",
+    )
+    query_translation: QueryTranslationOut | None = Field(
+        None, description="Set when the query held Chinese: what it was searched as in English"
+    )
 
 
 class RecordOut(Schema):
@@ -318,6 +375,17 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> Status[dict[str
             "pending_vectors": page.pending_vectors,
             "results": [presenters.result_payload(result) for result in page.results],
             "facets": page.facets,
+            "nothing_relevant": page.nothing_relevant,
+            "bottom_line": presenters.bottom_line_payload(page.bottom_line),
+            "query_translation": (
+                {
+                    "original": page.translation.original,
+                    "text": page.translation.text,
+                    "unknown": list(page.translation.unknown),
+                }
+                if page.translation
+                else None
+            ),
         },
     )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from ingest.guidelines.types import Strength
 from records.evidence.levels import LEVELS
@@ -22,8 +23,8 @@ MAX_TEXT = 500
 MAX_PICO = 200
 MAX_VALUES = 20
 
-LEVEL_CHOICES = [(info.level.value, info.name) for info in LEVELS]
-SORT_CHOICES = [("evidence", "Best evidence"), ("relevance", "Relevance"), ("newest", "Newest")]
+LEVEL_CHOICES = [(info.level.value, _(info.name)) for info in LEVELS]
+SORT_CHOICES = [("evidence", _("Best evidence")), ("relevance", _("Relevance")), ("newest", _("Newest"))]
 assert tuple(value for value, _ in SORT_CHOICES) == SORT_MODES
 TEXT_PARAMS = ("q", "population", "intervention", "comparison", "outcome")
 FILTER_PARAMS = (
@@ -39,22 +40,26 @@ FILTER_PARAMS = (
     "question",
 )
 STRENGTH_CHOICES = [
-    (Strength.STRONG, "Strong"),
-    (Strength.CONDITIONAL, "Conditional"),
-    (Strength.INSUFFICIENT, "Insufficient evidence"),
-    (Strength.EXPERT_OPINION, "Expert opinion"),
+    (Strength.STRONG, _("Strong")),
+    (Strength.CONDITIONAL, _("Conditional")),
+    (Strength.INSUFFICIENT, _("Insufficient evidence")),
+    (Strength.EXPERT_OPINION, _("Expert opinion")),
 ]
-KIND_CHOICES = [("recommendation", "Guideline recommendations"), ("guideline", "Guidelines"), ("article", "Articles")]
+KIND_CHOICES = [
+    ("recommendation", _("Guideline recommendations")),
+    ("guideline", _("Guidelines")),
+    ("article", _("Articles")),
+]
 QUESTION_CHOICES = [
-    ("therapy", "Therapy"),
-    ("diagnosis", "Diagnosis"),
-    ("prognosis", "Prognosis"),
-    ("etiology", "Etiology (causes, harm)"),
-    ("clinical_prediction", "Clinical prediction guides"),
-    ("systematic_reviews", "Systematic reviews"),
+    ("therapy", _("Therapy")),
+    ("diagnosis", _("Diagnosis")),
+    ("prognosis", _("Prognosis")),
+    ("etiology", _("Etiology (causes, harm)")),
+    ("clinical_prediction", _("Clinical prediction guides")),
+    ("systematic_reviews", _("Systematic reviews")),
 ]
 assert tuple(value for value, _ in QUESTION_CHOICES) == clinical_queries.QUESTION_CHOICES
-SCOPE_CHOICES = [("broad", "Broad (sensitive)"), ("narrow", "Narrow (specific)")]
+SCOPE_CHOICES = [("broad", _("Broad (sensitive)")), ("narrow", _("Narrow (specific)"))]
 assert tuple(value for value, _ in SCOPE_CHOICES) == clinical_queries.SCOPES
 
 
@@ -71,11 +76,15 @@ class MultipleTextField(forms.Field):
         values = [str(item).strip() for item in (value or [])]
         values = list(dict.fromkeys(item for item in values if item))
         if len(values) > MAX_VALUES:
-            raise forms.ValidationError(f"At most {MAX_VALUES} values are allowed.", code="too_many")
+            raise forms.ValidationError(
+                _("At most %(count)d values are allowed."), code="too_many", params={"count": MAX_VALUES}
+            )
         for item in values:
             if len(item) > self.max_length:
                 raise forms.ValidationError(
-                    f"Each value must be at most {self.max_length} characters.", code="max_length"
+                    _("Each value must be at most %(count)d characters."),
+                    code="max_length",
+                    params={"count": self.max_length},
                 )
         return values
 
@@ -83,54 +92,54 @@ class MultipleTextField(forms.Field):
 class SearchForm(forms.Form):
     """Everything a search page URL or ``GET /api/v1/search`` may carry."""
 
-    q = forms.CharField(required=False, max_length=MAX_TEXT, label="Search the evidence", strip=True)
-    population = forms.CharField(required=False, max_length=MAX_PICO, label="Population / problem")
-    intervention = forms.CharField(required=False, max_length=MAX_PICO, label="Intervention")
-    comparison = forms.CharField(required=False, max_length=MAX_PICO, label="Comparison")
-    outcome = forms.CharField(required=False, max_length=MAX_PICO, label="Outcome")
+    q = forms.CharField(required=False, max_length=MAX_TEXT, label=_("Search the evidence"), strip=True)
+    population = forms.CharField(required=False, max_length=MAX_PICO, label=_("Population / problem"))
+    intervention = forms.CharField(required=False, max_length=MAX_PICO, label=_("Intervention"))
+    comparison = forms.CharField(required=False, max_length=MAX_PICO, label=_("Comparison"))
+    outcome = forms.CharField(required=False, max_length=MAX_PICO, label=_("Outcome"))
     level = forms.MultipleChoiceField(
         required=False,
         choices=LEVEL_CHOICES,
-        label="Evidence level",
-        error_messages={"invalid_choice": "Unknown evidence level %(value)s."},
+        label=_("Evidence level"),
+        error_messages={"invalid_choice": _("Unknown evidence level %(value)s.")},
     )
-    year_from = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label="From year")
-    year_to = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label="To year")
-    type = MultipleTextField(required=False, max_length=100, label="Publication type")
-    language = MultipleTextField(required=False, max_length=16, label="Language")
+    year_from = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label=_("From year"))
+    year_to = forms.IntegerField(required=False, min_value=MIN_YEAR, max_value=MAX_YEAR, label=_("To year"))
+    type = MultipleTextField(required=False, max_length=100, label=_("Publication type"))
+    language = MultipleTextField(required=False, max_length=16, label=_("Language"))
     kind = forms.MultipleChoiceField(
         required=False,
         choices=KIND_CHOICES,
-        label="Kind of record",
+        label=_("Kind of record"),
         error_messages={"invalid_choice": "Unknown kind of record %(value)s."},
     )
-    issuer = MultipleTextField(required=False, max_length=255, label="Guideline issuer")
+    issuer = MultipleTextField(required=False, max_length=255, label=_("Guideline issuer"))
     strength = forms.MultipleChoiceField(
         required=False,
         choices=STRENGTH_CHOICES,
-        label="Recommendation strength",
+        label=_("Recommendation strength"),
         error_messages={"invalid_choice": "Unknown recommendation strength %(value)s."},
     )
     free_full_text = forms.TypedChoiceField(
         required=False,
-        choices=[("", "Any"), ("true", "Yes"), ("false", "No")],
+        choices=[("", _("Any")), ("true", _("Yes")), ("false", _("No"))],
         coerce=lambda value: value == "true",
         empty_value=None,
-        label="Free full text only",
+        label=_("Free full text only"),
     )
     question = forms.ChoiceField(
         required=False,
-        choices=[("", "Any"), *QUESTION_CHOICES],
-        label="Clinical question",
-        error_messages={"invalid_choice": "Unknown clinical question %(value)s."},
+        choices=[("", _("Any")), *QUESTION_CHOICES],
+        label=_("Clinical question"),
+        error_messages={"invalid_choice": _("Unknown clinical question %(value)s.")},
     )
     scope = forms.ChoiceField(
         required=False,
         choices=SCOPE_CHOICES,
-        label="Scope",
-        error_messages={"invalid_choice": "Unknown scope %(value)s: broad or narrow."},
+        label=_("Scope"),
+        error_messages={"invalid_choice": _("Unknown scope %(value)s: broad or narrow.")},
     )
-    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort by")
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label=_("Sort by"))
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
     page_size = forms.IntegerField(required=False, min_value=1)
 

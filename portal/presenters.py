@@ -7,27 +7,29 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.http import QueryDict
+from django.utils.translation import gettext
 
 from guidelines.presenters import recommendation_payload
-from records.evidence.levels import LEVELS, level_info
+from records.evidence.levels import LEVELS, N_, level_info
+from search.bottom_line import BottomLine, PanelItem
 
 if TYPE_CHECKING:
     from records.models import EvidenceRecord
     from search.types import ScoreBreakdown, SearchPage, SearchResult
 
 LANGUAGE_NAMES = {
-    "eng": "English",
-    "fre": "French",
-    "ger": "German",
-    "spa": "Spanish",
-    "ita": "Italian",
-    "por": "Portuguese",
-    "jpn": "Japanese",
-    "chi": "Chinese",
-    "rus": "Russian",
-    "dut": "Dutch",
-    "pol": "Polish",
-    "kor": "Korean",
+    "eng": N_("English"),
+    "fre": N_("French"),
+    "ger": N_("German"),
+    "spa": N_("Spanish"),
+    "ita": N_("Italian"),
+    "por": N_("Portuguese"),
+    "jpn": N_("Japanese"),
+    "chi": N_("Chinese"),
+    "rus": N_("Russian"),
+    "dut": N_("Dutch"),
+    "pol": N_("Polish"),
+    "kor": N_("Korean"),
 }
 
 
@@ -45,10 +47,9 @@ class Badge:
 
     @property
     def label(self) -> str:
-        text = f"Evidence level: {self.name}"
         if self.predicted:
-            text += " (predicted by the classifier)"
-        return text
+            return gettext("Evidence level: %(name)s (predicted by the classifier)") % {"name": self.name}
+        return gettext("Evidence level: %(name)s") % {"name": self.name}
 
 
 def badge_for(record: EvidenceRecord) -> Badge:
@@ -56,8 +57,8 @@ def badge_for(record: EvidenceRecord) -> Badge:
     info = level_info(record.evidence_level)
     return Badge(
         slug=info.level.value,
-        name=info.name,
-        short_name=info.short_name,
+        name=gettext(info.name),
+        short_name=gettext(info.short_name),
         colour=info.colour,
         text_colour=info.text_colour,
         predicted=bool(record.evidence_predicted),
@@ -91,7 +92,7 @@ def first_authors(record: EvidenceRecord, *, limit: int = 3) -> str:
     if not names:
         return ""
     shown = ", ".join(names[:limit])
-    return f"{shown}, et al." if len(names) > limit else shown
+    return f"{shown}, et al." if len(names) > limit else shown  # citation style, not translated
 
 
 def explanation_text(record: EvidenceRecord) -> str:
@@ -210,7 +211,7 @@ def level_facet(facets: dict[str, dict[str, int]], params: QueryDict, selected: 
         entries.append(
             FacetEntry(
                 value=slug,
-                label=info.name,
+                label=gettext(info.name),
                 count=count,
                 selected=slug in selected,
                 url=url_with(params, level=toggled(selected, slug)),
@@ -239,7 +240,7 @@ def value_facet(
     return [
         FacetEntry(
             value=value,
-            label=(labels or {}).get(value, value),
+            label=gettext(labels[value]) if labels and value in labels else value,
             count=int(counts.get(value, 0)),
             selected=value in selected,
             url=url_with(params, **{param: toggled(selected, value)}),
@@ -280,19 +281,22 @@ def active_filters(data: dict[str, Any], params: QueryDict) -> list[Link]:
     """Return one "remove" link per active filter (used by the empty state and the filter bar)."""
     links = []
     for slug in data.get("level") or []:
-        links.append(Link(level_info(slug).name, url_with(params, level=toggled(data["level"], slug))))
+        links.append(Link(gettext(level_info(slug).name), url_with(params, level=toggled(data["level"], slug))))
     for value in data.get("type") or []:
         links.append(Link(value, url_with(params, type=toggled(data["type"], value))))
     for value in data.get("language") or []:
         links.append(
-            Link(LANGUAGE_NAMES.get(value, value), url_with(params, language=toggled(data["language"], value)))
+            Link(
+                gettext(LANGUAGE_NAMES[value]) if value in LANGUAGE_NAMES else value,
+                url_with(params, language=toggled(data["language"], value)),
+            )
         )
     if data.get("year_from"):
-        links.append(Link(f"from {data['year_from']}", url_with(params, year_from=None)))
+        links.append(Link(gettext("from %(year)s") % {"year": data["year_from"]}, url_with(params, year_from=None)))
     if data.get("year_to"):
-        links.append(Link(f"to {data['year_to']}", url_with(params, year_to=None)))
+        links.append(Link(gettext("to %(year)s") % {"year": data["year_to"]}, url_with(params, year_to=None)))
     if data.get("free_full_text"):
-        links.append(Link("free full text", url_with(params, free_full_text=None)))
+        links.append(Link(gettext("free full text"), url_with(params, free_full_text=None)))
     for param in ("kind", "issuer", "strength"):
         for value in data.get(param) or []:
             links.append(Link(value.replace("_", " "), url_with(params, **{param: toggled(data[param], value)})))
@@ -307,5 +311,44 @@ def question_label(question: str, scope: str) -> str:
     """Return the chip label of a clinical-question filter (``Therapy, narrow``)."""
     from portal.forms import QUESTION_CHOICES
 
-    name = dict(QUESTION_CHOICES).get(question, question)
-    return name if question == "systematic_reviews" else f"{name}, {scope}"
+    name = str(dict(QUESTION_CHOICES).get(question, question))
+    if question == "systematic_reviews":
+        return name
+    scope_word = gettext(SCOPE_WORDS[scope]) if scope in SCOPE_WORDS else scope
+    return gettext("%(question)s, %(scope)s") % {"question": name, "scope": scope_word}
+
+
+SCOPE_WORDS = {"broad": N_("broad"), "narrow": N_("narrow")}
+
+
+def panel_item_payload(item: PanelItem) -> dict[str, Any]:
+    """Return one bottom-line item as the API shows it (and the template reads it)."""
+    info = level_info(item.evidence_level)
+    return {
+        "kind": item.kind,
+        "uid": item.uid,
+        "title": item.title,
+        "text": item.text,
+        "citation": item.citation,
+        "evidence_level": info.level.value,
+        "evidence_level_name": gettext(info.name),
+        "year": item.year,
+        "issuer": item.issuer or None,
+        "strength": item.strength or None,
+        "certainty": item.certainty or None,
+        "direction": item.direction or None,
+        "links": {"record": f"/records/{item.uid}", "source": item.url or None},
+    }
+
+
+def bottom_line_payload(panel: BottomLine | None) -> dict[str, Any] | None:
+    """Return the bottom-line panel as the API shows it, or None when there is none."""
+    if panel is None:
+        return None
+    return {
+        "lead": panel.lead,
+        "recommendation": panel_item_payload(panel.recommendation) if panel.recommendation else None,
+        "review": panel_item_payload(panel.review) if panel.review else None,
+        "conflict": panel.has_conflict,
+        "conflicts": [panel_item_payload(item) for item in panel.conflicts],
+    }

@@ -163,6 +163,7 @@ def search_context(form: SearchForm, params: QueryDict, page: SearchPage) -> dic
         if page.request.page < page.page_count
         else "",
         "active_filters": presenters.active_filters(data, params),
+        "bottom_line": presenters.bottom_line_payload(page.bottom_line) if page.request.page == 1 else None,
         "first_shown": (page.request.page - 1) * page.request.page_size + 1,
         "last_shown": (page.request.page - 1) * page.request.page_size + len(page.results),
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from records.evidence.levels import EvidenceLevel
 from search import analysis
 from search.backends.base import LexicalQuery, SearchFilters
+from search.translation import Translation, has_chinese, translate_query
 from search.types import SearchRequest
 
 MAX_TERMS = 64
@@ -40,6 +41,8 @@ class ParsedQuery:
     filters: SearchFilters
     embed_text: str
     warnings: tuple[str, ...] = ()
+    # Set when the query held Chinese: what was searched instead (English terms).
+    translation: Translation | None = None
 
     @property
     def highlight_stems(self) -> frozenset[str]:
@@ -111,6 +114,17 @@ def parse_request(request: SearchRequest) -> ParsedQuery:
     words: list[str] = []
     phrases: list[str] = []
     free_text: list[str] = []
+    translation = None
+    if any(has_chinese(getattr(request, part) or "") for part in ("text", *PICO_WEIGHTS)):
+        translation = translate_query(request.text or "")
+        request = dataclasses.replace(
+            request,
+            text=translation.text,
+            population=translate_query(request.population).text,
+            intervention=translate_query(request.intervention).text,
+            comparison=translate_query(request.comparison).text,
+            outcome=translate_query(request.outcome).text,
+        )
     for m in _TOKEN.finditer(request.text or ""):
         if m["field"]:
             value = m["fquoted"] if m["fquoted"] is not None else m["fvalue"]
@@ -151,4 +165,5 @@ def parse_request(request: SearchRequest) -> ParsedQuery:
         filters=_merge_filters(request.filters, found),
         embed_text=embed_text,
         warnings=tuple(warnings),
+        translation=translation,
     )

@@ -163,3 +163,13 @@ def rank(
         out.append((key, Ranked(c.doc_id, breakdown)))
     out.sort(key=lambda item: (*item[0], item[1].doc_id))  # type: ignore[arg-type]
     return [r for _, r in out]
+
+
+def nothing_relevant(lexical: Sequence[Hit], dense: Sequence[Hit], *, min_similarity: float) -> bool:
+    """Return True when every candidate is weak: no lexical match at all, and only vector
+    neighbours less than ``min_similarity`` (cosine) close. Such a query is answered "nothing
+    relevant found" rather than with unrelated records. No candidate at all is not "weak" but
+    plain "nothing matched" (a filter that nothing passes, say)."""
+    if lexical or not dense:
+        return False
+    return max(hit.score for hit in dense) < min_similarity

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from records.models import EvidenceRecord
-from search import highlight, ranking
+from search import bottom_line, highlight, ranking
 from search.backends import get_backend
 from search.backends.base import Hit, LexicalQuery, SearchBackend, SearchFilters
 from search.embeddings import EmbeddingError, embedder_for_space
@@ -39,6 +39,7 @@ class RetrievalSettings:
     lexical_weight: float
     evidence_weight: float
     recency_weight: float
+    min_similarity: float = 0.0
 
     @classmethod
     def from_settings(cls) -> RetrievalSettings:
@@ -49,6 +50,7 @@ class RetrievalSettings:
             lexical_weight=float(getattr(settings, "SEARCH_LEXICAL_WEIGHT", 0.55)),
             evidence_weight=float(settings.SEARCH_EVIDENCE_WEIGHT),
             recency_weight=float(settings.SEARCH_RECENCY_WEIGHT),
+            min_similarity=float(getattr(settings, "SEARCH_MIN_VECTOR_SIMILARITY", 0.0)),
         )
 
 
@@ -69,18 +71,17 @@ def _query_vector(backend: SearchBackend, text: str) -> Sequence[float] | None:
     return cast(Sequence[float], embedder.embed_query(text))
 
 
-def retrieve(
+def retrieve_hits(
     parsed: ParsedQuery,
     *,
     backend: SearchBackend,
     config: RetrievalSettings,
     mode: str = "hybrid",
     vector: Sequence[float] | None = None,
-) -> list[ranking.FusedCandidate]:
-    """Return fused candidates for a parsed query (``mode``: bm25, dense or hybrid).
-
-    ``vector`` overrides the query embedding (the evaluation passes precomputed ones).
-    """
+) -> tuple[list[ranking.FusedCandidate], list[Hit], list[Hit]]:
+    """Return (fused candidates, BM25 hits, vector hits) for a parsed query (``mode``: bm25,
+    dense or hybrid). ``vector`` overrides the query embedding (the evaluation passes
+    precomputed ones)."""
     lexical: list[Hit] = []
     dense: list[Hit] = []
     if mode in {"bm25", "hybrid"} and not parsed.lexical.is_empty():
@@ -90,7 +91,20 @@ def retrieve(
             vector = _query_vector(backend, parsed.embed_text)
         if vector is not None:
             dense = backend.vector_search(vector, filters=parsed.filters, limit=config.candidates)
-    return ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
+    fused = ranking.fuse(lexical, dense, method=config.fusion, rrf_k=config.rrf_k, lexical_weight=config.lexical_weight)
+    return fused, lexical, dense
+
+
+def retrieve(
+    parsed: ParsedQuery,
+    *,
+    backend: SearchBackend,
+    config: RetrievalSettings,
+    mode: str = "hybrid",
+    vector: Sequence[float] | None = None,
+) -> list[ranking.FusedCandidate]:
+    """Return fused candidates for a parsed query (``mode``: bm25, dense or hybrid)."""
+    return retrieve_hits(parsed, backend=backend, config=config, mode=mode, vector=vector)[0]
 
 
 def rank_meta_sql(count: int) -> str:
@@ -138,20 +152,25 @@ def search_records(request: SearchRequest) -> SearchPage:
     parsed = parse_request(request)
     backend = get_backend()
     config = RetrievalSettings.from_settings()
-    candidates = retrieve(parsed, backend=backend, config=config)
+    candidates, lexical, dense = retrieve_hits(parsed, backend=backend, config=config)
+    weak = bool(parsed.embed_text) and ranking.nothing_relevant(lexical, dense, min_similarity=config.min_similarity)
+    if weak:
+        candidates = []  # only far vector neighbours: unrelated records are not shown
+    meta = _rank_meta([c.doc_id for c in candidates])
     ranked = ranking.rank(
         candidates,
-        _rank_meta([c.doc_id for c in candidates]),
+        meta,
         sort=sort,
         evidence_weight=config.evidence_weight,
         recency_weight=config.recency_weight,
         current_year=dt.date.today().year,
     )
     shown = ranked[(page - 1) * page_size : page * page_size]
-    page_rows = EvidenceRecord.objects.filter(
-        uid__in=[i.doc_id for i in shown], deleted_at__isnull=True
-    ).select_related("guideline")
-    by_uid = {r.uid: r for r in page_rows} if shown else {}
+    panel_ranks = _panel_ranks(candidates, meta)
+    # One query loads the shown page and the bottom line's guideline and review candidates.
+    wanted = [*(i.doc_id for i in shown), *panel_ranks]
+    page_rows = EvidenceRecord.objects.filter(uid__in=wanted, deleted_at__isnull=True).select_related("guideline")
+    by_uid = {r.uid: r for r in page_rows} if wanted else {}
     stems = parsed.highlight_stems
     results = []
     for item in shown:
@@ -171,6 +190,15 @@ def search_records(request: SearchRequest) -> SearchPage:
             )
         )
     facets = backend.facet_counts([r.doc_id for r in ranked]) if ranked else backend.facet_counts([])
+    similarity = {h.doc_id: h.score for h in dense}
+    answer = bottom_line.bottom_line(
+        [
+            bottom_line.Candidate(record=by_uid[uid], rank=rank, similarity=similarity.get(uid))
+            for uid, rank in panel_ranks.items()
+            if uid in by_uid
+        ],
+        stems,
+    )
     return SearchPage(
         request=request,
         results=results,
@@ -178,7 +206,24 @@ def search_records(request: SearchRequest) -> SearchPage:
         facets=facets,
         pending_vectors=IndexEntry.objects.vector_pending().count(),
         took_ms=(time.perf_counter() - started) * 1000,
+        nothing_relevant=weak,
+        translation=parsed.translation,
+        bottom_line=answer,
     )
+
+
+PANEL_LEVELS = frozenset({"guideline", "systematic_review"})
+
+
+def _panel_ranks(candidates: Sequence[ranking.FusedCandidate], meta: dict[str, ranking.RankMeta]) -> dict[str, int]:
+    """Return {uid: rank by relevance} of the guideline and review records among the top
+    ``bottom_line.TOP_K`` candidates: what the bottom line may quote."""
+    by_relevance = sorted(candidates, key=lambda c: (-c.fused, c.doc_id))[: bottom_line.TOP_K]
+    return {
+        c.doc_id: rank
+        for rank, c in enumerate(by_relevance, start=1)
+        if c.doc_id in meta and meta[c.doc_id].evidence_level in PANEL_LEVELS
+    }
 
 
 def similar_records(*, record: EvidenceRecord, limit: int = 5) -> list[EvidenceRecord]:

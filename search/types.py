@@ -9,6 +9,8 @@ from search.backends.base import FacetCounts, SearchFilters
 
 if TYPE_CHECKING:
     from records.models import EvidenceRecord
+    from search.bottom_line import BottomLine
+    from search.translation import Translation
 
 SORT_MODES = ("evidence", "relevance", "newest")
 
@@ -57,6 +59,12 @@ class SearchPage:
     facets: FacetCounts
     pending_vectors: int = 0  # records not yet embedded: search uses what is ready
     took_ms: float = 0.0
+    # No lexical match and only far vector neighbours: the results were withheld as unrelated.
+    nothing_relevant: bool = False
+    # The English a Chinese query was searched as (None for queries without Chinese).
+    translation: Translation | None = None
+    # The extractive answer panel (best recommendation, best review conclusion), or None.
+    bottom_line: BottomLine | None = None
 
     @property
     def page_count(self) -> int:

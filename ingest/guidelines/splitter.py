@@ -168,9 +168,7 @@ def split_guideline_text(text: str) -> SplitResult:
         if labelled >= 1:
             if block.label or (block.prefixed and _CUE.search(body)):
                 chosen.append(block)
-        elif (
-            block.label or block.prefixed or block.lead or _CUE.search(first_sentence(body))
-        ) and not _NOT_A_DIRECTIVE.search(first_sentence(body)):
+        elif _reads_as_recommendation(block, body):
             chosen.append(block)
     recommendations = _recommendations(chosen)
     return SplitResult(tuple(sections), tuple(recommendations))
@@ -330,6 +328,43 @@ def _blocks(text: str) -> tuple[list[_Block], list[str]]:
     return blocks, sections
 
 
+# A run-in label before the statement: "Outreach - Use outreach workers ...", "Initially: Refer ...".
+_RUN_IN = re.compile(r"^[A-Z\"“(][^.:;\u2013\u2014]{0,70}?\s*(?:[\u2013\u2014]|\s-\s|:)\s+(?=[A-Z\"“])")
+# Instruction verbs that open a list item ("Ask about ...", "Coordinate care ..."); list items only,
+# because in running prose several of them are also nouns ("Test results were ...").
+_IMPERATIVE_ITEM = re.compile(
+    r"^(?:strongly\s+)?(?:administer|advise|advocate|allow|apply|arrange|ask|assess|assist|assure|avoid|be|begin|build"
+    r"|check|choose|collaborate|communicate|confirm|consider|consult|continue|coordinate|counsel|create|defer|determine"
+    r"|develop|discontinue|discuss|do|document|educate|elicit|emphasize|encourage|ensure|establish|evaluate|explain"
+    r"|explore|express|facilitate|follow|give|help|identify|include|inform|initiate|inquire|instruct|integrate|involve"
+    r"|keep|limit|link|listen|look|maintain|make|manage|measure|monitor|network|notify|obtain|offer|order|partner|pay"
+    r"|perform|plan|prescribe|promote|protect|provide|realize|reassess|re-assess|recognize|record|reduce|refer"
+    r"|reinforce|remind|repeat|request|reserve|review|rule[- ](?:in|out)|schedule|screen|seek|select|specify|start"
+    r"|stop|stress|support|tailor|take|teach|tell|test|track|treat|try|use|vaccinate|verify|weigh|work)(?![-'\w])"
+    r"(?! of\b)",
+    re.I,
+)
+
+
+def _strip_run_in(text: str) -> str:
+    match = _RUN_IN.match(text)
+    return text[match.end() :] if match else text
+
+
+def _reads_as_recommendation(block: _Block, body: str) -> bool:
+    """Cue mode: does the block's first sentence tell the reader what to do?"""
+    if block.label or block.prefixed or block.lead:
+        return True
+    stripped = _strip_run_in(body)
+    sentence = first_sentence(stripped)
+    if _NOT_A_DIRECTIVE.search(sentence) or _NOT_A_DIRECTIVE.search(first_sentence(body)):
+        return False
+    if _CUE.search(first_sentence(body)) or _CUE.search(sentence):
+        return True
+    is_item = block.depth >= 0 or stripped is not body
+    return bool(is_item and _IMPERATIVE_ITEM.match(sentence))
+
+
 def _lines(text: str) -> list[str]:
     """Split into lines; a line past MAX_LINE_CHARS (text without line breaks) is cut at its
     sentence ends, then hard-wrapped, so nothing is dropped."""
@@ -450,9 +485,20 @@ def _rating_for(block: _Block, text: str) -> tuple[StrengthRating, str, str]:
         elif not direction and strength:
             direction = direction_from_text(text) or Direction.FOR
         return StrengthRating(strength, certainty, direction), grade_label(block.label), block.label
-    rating = wording_rating(text)
+    stripped = _strip_run_in(text)
+    rating = wording_rating(stripped)
     cue = _CUE.search(text)
     wording = cue.group(0).strip() if cue else ""
+    imperative = _IMPERATIVE_ITEM.match(first_sentence(stripped))
+    if not rating.strength and imperative:
+        against = direction_from_text(stripped) == Direction.AGAINST
+        conditional = re.match(r"(?i)consider\b", imperative.group(0))
+        rating = StrengthRating(
+            Strength.CONDITIONAL if conditional else Strength.STRONG,
+            rating.certainty,
+            Direction.AGAINST if against else Direction.FOR,
+        )
+        wording = wording or imperative.group(0)
     if block.lead:
         lead = block.lead
         lead_rating = wording_rating(lead)

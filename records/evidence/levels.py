@@ -21,6 +21,12 @@ class EvidenceLevel(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+def N_(text: str) -> str:
+    """Mark a level name for translation (``makemessages``) and return it unchanged: stored
+    explanations stay English; pages translate the name when they show it (``gettext``)."""
+    return text
+
+
 @dataclass(frozen=True)
 class LevelInfo:
     level: EvidenceLevel
@@ -32,34 +38,43 @@ class LevelInfo:
 
 
 LEVELS: tuple[LevelInfo, ...] = (
-    LevelInfo(EvidenceLevel.GUIDELINE, 1, "Clinical practice guideline", "Guideline", "#1b5e20", "#ffffff"),
+    LevelInfo(EvidenceLevel.GUIDELINE, 1, N_("Clinical practice guideline"), N_("Guideline"), "#1b5e20", "#ffffff"),
     LevelInfo(
         EvidenceLevel.SYSTEMATIC_REVIEW,
         2,
-        "Systematic review / meta-analysis",
-        "Systematic review",
+        N_("Systematic review / meta-analysis"),
+        N_("Systematic review"),
         "#2e7d32",
         "#ffffff",
     ),
-    LevelInfo(EvidenceLevel.RCT, 3, "Randomised controlled trial", "RCT", "#0d47a1", "#ffffff"),
+    LevelInfo(EvidenceLevel.RCT, 3, N_("Randomised controlled trial"), N_("RCT"), "#0d47a1", "#ffffff"),
     LevelInfo(
         EvidenceLevel.NON_RANDOMISED_TRIAL,
         4,
-        "Non-randomised controlled trial",
-        "Non-randomised trial",
+        N_("Non-randomised controlled trial"),
+        N_("Non-randomised trial"),
         "#1565c0",
         "#ffffff",
     ),
-    LevelInfo(EvidenceLevel.COHORT, 5, "Cohort study", "Cohort", "#4527a0", "#ffffff"),
-    LevelInfo(EvidenceLevel.CASE_CONTROL, 6, "Case-control study", "Case-control", "#6a1b9a", "#ffffff"),
-    LevelInfo(EvidenceLevel.CROSS_SECTIONAL, 7, "Cross-sectional study", "Cross-sectional", "#7b1fa2", "#ffffff"),
-    LevelInfo(EvidenceLevel.CASE_SERIES, 8, "Case series / case report", "Case report", "#e65100", "#000000"),
-    LevelInfo(EvidenceLevel.NARRATIVE_REVIEW, 9, "Narrative review", "Review", "#f9a825", "#000000"),
+    LevelInfo(EvidenceLevel.COHORT, 5, N_("Cohort study"), N_("Cohort"), "#4527a0", "#ffffff"),
+    LevelInfo(EvidenceLevel.CASE_CONTROL, 6, N_("Case-control study"), N_("Case-control"), "#6a1b9a", "#ffffff"),
     LevelInfo(
-        EvidenceLevel.EXPERT_OPINION, 10, "Expert opinion (editorial, comment, letter)", "Opinion", "#bdbdbd", "#000000"
+        EvidenceLevel.CROSS_SECTIONAL, 7, N_("Cross-sectional study"), N_("Cross-sectional"), "#7b1fa2", "#ffffff"
     ),
-    LevelInfo(EvidenceLevel.PRECLINICAL, 11, "Preclinical (animal or in-vitro)", "Preclinical", "#8d6e63", "#000000"),
-    LevelInfo(EvidenceLevel.UNKNOWN, 12, "Unknown design", "Unknown", "#eeeeee", "#000000"),
+    LevelInfo(EvidenceLevel.CASE_SERIES, 8, N_("Case series / case report"), N_("Case report"), "#e65100", "#000000"),
+    LevelInfo(EvidenceLevel.NARRATIVE_REVIEW, 9, N_("Narrative review"), N_("Review"), "#f9a825", "#000000"),
+    LevelInfo(
+        EvidenceLevel.EXPERT_OPINION,
+        10,
+        N_("Expert opinion (editorial, comment, letter)"),
+        N_("Opinion"),
+        "#bdbdbd",
+        "#000000",
+    ),
+    LevelInfo(
+        EvidenceLevel.PRECLINICAL, 11, N_("Preclinical (animal or in-vitro)"), N_("Preclinical"), "#8d6e63", "#000000"
+    ),
+    LevelInfo(EvidenceLevel.UNKNOWN, 12, N_("Unknown design"), N_("Unknown"), "#eeeeee", "#000000"),
 )
 _BY_LEVEL = {info.level: info for info in LEVELS}
 _BY_SLUG = {info.level.value: info for info in LEVELS}

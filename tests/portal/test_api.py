@@ -93,6 +93,39 @@ def test_clinical_question_filters_inside_retrieval(client: Client, corpus: dict
     assert corpus["cohort"].pmid not in {item["pmid"] for item in broad["results"]}
 
 
+def test_chinese_query_finds_the_english_records(client: Client, corpus: dict) -> None:
+    body = client.get("/api/v1/search", {"q": "他汀 心血管疾病 一级预防"}).json()
+    assert body["results"][0]["pmid"] == corpus["review"].pmid
+    assert body["query_translation"]["text"] == "statins cardiovascular disease primary prevention"
+    assert body["nothing_relevant"] is False
+
+
+@pytest.mark.parametrize("text", ["今天天气怎么样", "wedding dress fashion trends"])
+def test_unrelated_query_says_nothing_relevant_instead_of_listing_records(
+    client: Client, corpus: dict, text: str
+) -> None:
+    body = client.get("/api/v1/search", {"q": text}).json()
+    assert (body["count"], body["results"], body["nothing_relevant"]) == (0, [], True)
+
+
+def test_bottom_line_quotes_the_best_review_conclusion(client: Client, corpus: dict) -> None:
+    body = client.get("/api/v1/search", {"q": "statins primary prevention cardiovascular disease"}).json()
+    panel = body["bottom_line"]
+    assert panel["recommendation"] is None and panel["conflict"] is False
+    assert panel["review"]["uid"] == corpus["review"].uid
+    assert panel["review"]["text"] == "Statins reduce cardiovascular events."
+    assert panel["review"]["evidence_level"] == "systematic_review"
+    assert panel["review"]["links"]["record"] == f"/records/{corpus['review'].uid}"
+    page = client.get("/search", {"q": "statins primary prevention cardiovascular disease"}).content.decode()
+    assert 'id="bottom-line-heading"' in page and "Statins reduce cardiovascular events." in page
+
+
+def test_no_bottom_line_when_nothing_matches_strongly(client: Client, corpus: dict) -> None:
+    body = client.get("/api/v1/search", {"q": "dementia older adults"}).json()
+    assert body["bottom_line"] is None
+    assert 'id="bottom-line-heading"' not in client.get("/search", {"q": "dementia older adults"}).content.decode()
+
+
 def test_empty_search_is_an_empty_page(client: Client, db: None) -> None:
     body = client.get("/api/v1/search").json()
     assert (body["count"], body["results"]) == (0, [])
@@ -144,5 +177,8 @@ def test_openapi_schema_is_served_at_a_stable_url(client: Client) -> None:
     assert {"type", "free_full_text", "sort", "page", "page_size", "question", "scope"} <= names
     question = next(p for p in search["parameters"] if p["name"] == "question")
     assert "therapy" in question["schema"]["enum"] and "Clinical Queries" in question["description"]
+    out = schema["components"]["schemas"]["SearchOut"]["properties"]
+    assert {"bottom_line", "nothing_relevant", "query_translation"} <= set(out)
+    assert "BottomLineOut" in schema["components"]["schemas"]
     assert {"200", "400", "503"} <= set(search["responses"])
     assert "/api/v1/records/{pmid}" in schema["paths"]

@@ -113,3 +113,13 @@ def test_breakdown_carries_ranks_and_scores() -> None:
     b = ranked[0].breakdown
     assert (b.bm25_rank, b.vector_rank, b.fused_score) == (1, 1, 0.95)
     assert b.final_score == pytest.approx(0.95 * (1 + b.evidence_boost + b.recency_boost))
+
+
+def test_only_far_vector_neighbours_and_no_lexical_match_is_nothing_relevant() -> None:
+    from search.ranking import nothing_relevant
+
+    far = [Hit("a", 0.31), Hit("b", 0.2)]
+    assert nothing_relevant([], far, min_similarity=0.45)
+    assert not nothing_relevant([], [], min_similarity=0.45)  # nothing at all: "nothing matched"
+    assert not nothing_relevant([], [Hit("a", 0.5), *far], min_similarity=0.45)
+    assert not nothing_relevant([Hit("c", 3.2)], far, min_similarity=0.45)  # a lexical match is never weak
