@@ -12,11 +12,13 @@ from django.test import Client
 from elasticsearch import Elasticsearch
 
 from search import tasks
-from search.backends import reset_backends
+from search.backends import get_backend, reset_backends
 from search.backends.base import LexicalQuery, SearchBackendUnavailable, SearchFilters
 from search.documents import IndexDocument
+from search.indexing import records_index
 from tests.elastic.conftest import launcher_missing, make_backend
 from tests.elastic.node import NodeProcess, free_port
+from tests.factories import EvidenceRecordFactory
 from tests.search.backend_contract import MODEL, unit
 
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.integration]
@@ -181,9 +183,6 @@ def test_node_restarted_during_a_query_loop_the_portal_recovers_by_itself(settin
     node = NodeProcess(port=free_port(), name="query-loop-node", heap="512m")
     node.start()
     try:
-        backend = make_backend(node.url, "loop")
-        docs = vector_docs(200)
-        backend.index_documents(docs)
         backends = dict(settings.SEARCH_BACKENDS)
         options = {
             **backends["elasticsearch"]["OPTIONS"],
@@ -197,6 +196,9 @@ def test_node_restarted_during_a_query_loop_the_portal_recovers_by_itself(settin
         settings.SEARCH_DEFAULT_BACKEND = "elasticsearch"
         settings.PORTAL_API_RATE = "100000/m"
         reset_backends()
+        records = [EvidenceRecordFactory(title=f"Anticoagulation after atrial fibrillation {n}") for n in range(50)]
+        records_index(record_ids=[record.pk for record in records])
+        backend = get_backend()
         client = Client()
         statuses: list[int] = []
 
@@ -220,7 +222,7 @@ def test_node_restarted_during_a_query_loop_the_portal_recovers_by_itself(settin
         answer = ask()
         assert answer.status_code == 200 and answer.json()["count"] > 0
         assert client.get("/readyz").status_code == 200
-        assert backend.count(filters=SearchFilters()) == len(docs)
+        assert backend.count(filters=SearchFilters()) == len(records)
         assert 500 not in statuses
     finally:
         reset_backends()
