@@ -12,11 +12,13 @@ from django.test import Client
 from elasticsearch import Elasticsearch
 
 from search import tasks
-from search.backends import reset_backends
+from search.backends import get_backend, reset_backends
 from search.backends.base import LexicalQuery, SearchBackendUnavailable, SearchFilters
 from search.documents import IndexDocument
+from search.indexing import records_index
 from tests.elastic.conftest import launcher_missing, make_backend
 from tests.elastic.node import NodeProcess, free_port
+from tests.factories import EvidenceRecordFactory
 from tests.search.backend_contract import MODEL, unit
 
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.integration]
@@ -166,4 +168,62 @@ def test_bulk_items_rejected_with_429_are_retried_until_every_document_is_in() -
         rejected = sum(n["thread_pool"]["write"]["rejected"] for n in stats["nodes"].values())
         assert rejected > 0, "the node rejected nothing: the test did not exercise 429 retries"
     finally:
+        node.cleanup()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_node_restarted_during_a_query_loop_the_portal_recovers_by_itself(settings: Any) -> None:
+    """Searches through the portal while the node is killed and started again: a clear 503 while
+    it is down, answers again once it is back, without restarting the portal, and every document
+    still there."""
+    missing = launcher_missing()
+    if missing:
+        pytest.skip(missing)
+    node = NodeProcess(port=free_port(), name="query-loop-node", heap="512m")
+    node.start()
+    try:
+        backends = dict(settings.SEARCH_BACKENDS)
+        options = {
+            **backends["elasticsearch"]["OPTIONS"],
+            "url": node.url,
+            "index_prefix": "loop",
+            "max_retries": 0,
+            "request_timeout": 5,
+        }
+        backends["elasticsearch"] = {**backends["elasticsearch"], "OPTIONS": options}
+        settings.SEARCH_BACKENDS = backends
+        settings.SEARCH_DEFAULT_BACKEND = "elasticsearch"
+        settings.PORTAL_API_RATE = "100000/m"
+        reset_backends()
+        records = [EvidenceRecordFactory(title=f"Anticoagulation after atrial fibrillation {n}") for n in range(50)]
+        records_index(record_ids=[record.pk for record in records])
+        backend = get_backend()
+        client = Client()
+        statuses: list[int] = []
+
+        def ask() -> Any:
+            response = client.get("/api/v1/search", {"q": "anticoagulation"})
+            statuses.append(response.status_code)
+            return response
+
+        assert ask().json()["count"] > 0
+        node.kill()
+        down = [ask() for _ in range(3)]
+        assert {response.status_code for response in down} == {503}
+        assert "temporarily unavailable" in down[0].json()["detail"]
+        assert client.get("/readyz").status_code == 503
+
+        node.start()
+        Elasticsearch(node.url, request_timeout=150).cluster.health(wait_for_status="yellow", timeout="120s")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ask().status_code != 200:
+            time.sleep(0.5)
+        answer = ask()
+        assert answer.status_code == 200 and answer.json()["count"] > 0
+        assert client.get("/readyz").status_code == 200
+        assert backend.count(filters=SearchFilters()) == len(records)
+        assert 500 not in statuses
+    finally:
+        reset_backends()
         node.cleanup()
