@@ -20,6 +20,7 @@ from curation.services import collection_create, item_add, member_set, saved_sea
 from curation.snapshots import snapshot_create
 from evidence_portal.api import api
 from guidelines.models import Guideline
+from operations.models import Job
 from tests.factories import EvidenceRecordFactory
 
 ROLES = ("anonymous", "user", "author", "staff")
@@ -109,6 +110,9 @@ def build_world() -> World:
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
     }
     # Valid bodies, so that a refusal comes from the permission check, not from validation.
+    job = Job.objects.create(kind="regrade", started_by_label="security test")
+    values["pk:ops/jobs/<int:pk>/"] = values["pk:ops/jobs/<int:pk>.json"] = str(job.pk)
+    values["pk:ops/jobs/<int:pk>/cancel"] = str(job.pk)
     values["body:create_collection"] = '{"name": "Another"}'
     values["body:add_item"] = '{"record": "%s"}' % (record.pmid or record.uid)
     values["query:collections/<int:pk>/snapshots/diff"] = f"?a={snapshot.pk}&b={snapshot.pk}"
