@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from guidelines.models import GuidelineSource
 from ingest.models import DateType, SavedQuery
 from operations.models import JobStatus
 from operations.registry import job_kinds
@@ -38,6 +39,9 @@ class ScheduleForm(forms.Form):
     kind = forms.ChoiceField(label="Job")
     saved_query = forms.ModelChoiceField(
         queryset=SavedQuery.objects.order_by("name"), required=False, help_text="for a harvest"
+    )
+    guideline_source = forms.ModelChoiceField(
+        queryset=GuidelineSource.objects.order_by("name"), required=False, help_text="for a guideline harvest"
     )
     every_hours = forms.IntegerField(required=False, min_value=1, label="Every (hours)")
     cron = forms.CharField(required=False, max_length=100, label="or cron", help_text="minute hour day month weekday")

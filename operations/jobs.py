@@ -268,6 +268,34 @@ def _describe_harvest(params: Params) -> str:
     return f"saved query {saved.name!r}" if saved else f"saved query {params.get('saved_query')}"
 
 
+def _clean_guideline_source(params: Params) -> Params:
+    from guidelines.models import GuidelineSource
+
+    raw = params.get("source")
+    try:
+        pk = int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidJobParams("choose a guideline source") from None
+    if not GuidelineSource.objects.filter(pk=pk).exists():
+        raise InvalidJobParams(f"no guideline source {pk}")
+    return {"source": pk}
+
+
+def _run_guideline_source(context: JobContext, params: Params) -> None:
+    from ingest.guidelines.runs import guideline_source_harvest
+
+    run_id = guideline_source_harvest(source_id=int(params["source"]), started_by=f"operations job {context.job_id}")
+    context.set_result(harvest_run=run_id, guideline_source=int(params["source"]))
+    context.progress(f"harvest run {run_id}: started", 0, 0)
+
+
+def _describe_guideline_source(params: Params) -> str:
+    from guidelines.models import GuidelineSource
+
+    source = GuidelineSource.objects.filter(pk=int(params.get("source") or 0)).first()
+    return f"guideline source {source.name!r}" if source else f"guideline source {params.get('source')}"
+
+
 REBUILD = register_job_kind(
     JobKind(
         name="rebuild_index",
@@ -322,5 +350,17 @@ HARVEST = register_job_kind(
         cancel=_cancel_harvest,
         schedulable=True,
         describe=_describe_harvest,
+    )
+)
+GUIDELINE_SOURCE = register_job_kind(
+    JobKind(
+        name="harvest_guideline_source",
+        label="Harvest a guideline source",
+        run=_run_guideline_source,
+        clean=_clean_guideline_source,
+        sync=_sync_harvest,
+        cancel=_cancel_harvest,
+        schedulable=True,
+        describe=_describe_guideline_source,
     )
 )

@@ -149,6 +149,7 @@ def schedule_form_initial(schedule: Schedule) -> dict[str, Any]:
         "name": schedule.name,
         "kind": schedule.kind,
         "saved_query": schedule.params.get("saved_query"),
+        "guideline_source": schedule.params.get("source"),
         "every_hours": schedule.every_hours,
         "cron": schedule.cron,
         "enabled": schedule.enabled,

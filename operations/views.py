@@ -24,7 +24,7 @@ from operations.forms import JobSearchForm, ReembedForm, SavedQueryForm, Schedul
 from operations.models import Job
 from operations.registry import InvalidJobParams, job_kinds
 
-JOB_PARAMS = ("batch_size", "model", "runtime", "only_unsettled", "saved_query")
+JOB_PARAMS = ("batch_size", "model", "runtime", "only_unsettled", "saved_query", "source")
 PAGE_SIZE = 50
 
 View = Callable[..., HttpResponse]
@@ -54,6 +54,7 @@ def _job(pk: int) -> Job:
 @require_GET
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    from guidelines.models import GuidelineSource
     from ingest.models import SavedQuery
 
     services.jobs_watch()
@@ -64,6 +65,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "state": state,
             "saved_queries": SavedQuery.objects.order_by("name"),
+            "guideline_sources": GuidelineSource.objects.filter(enabled=True).order_by("name"),
             "reembed_form": ReembedForm(initial={"runtime": state["embedding"]["runtime"]}),
             "recent": [selectors.job_summary(j) for j in Job.objects.order_by("-created_at", "-pk")[:10]],
         },
@@ -165,6 +167,8 @@ def sources(request: HttpRequest) -> HttpResponse:
         if schedule_form.is_valid():
             data = schedule_form.cleaned_data
             params = {"saved_query": data["saved_query"].pk} if data["saved_query"] else {}
+            if data["guideline_source"]:
+                params["source"] = data["guideline_source"].pk
             try:
                 schedule_services.schedule_save(
                     name=data["name"],

@@ -103,12 +103,13 @@ def test_bad_job_parameters_are_refused_with_a_message_and_nothing_is_queued(
         ({"kind": "reembed", "model": "", "runtime": "onnx"}, b"a model name is required"),
         ({"kind": "reembed", "model": "m", "runtime": "gpu"}, b"runtime must be one of"),
         ({"kind": "harvest_pubmed", "saved_query": "999"}, b"no saved query 999"),
+        ({"kind": "harvest_guideline_source", "source": "999"}, b"no guideline source 999"),
     ):
         response = client.post("/ops/jobs/start", data, follow=True)
         assert response.status_code == 200
         assert message in response.content, data
     assert Job.objects.count() == 0
-    assert AuditEntry.objects.filter(action="job.start", result__startswith="refused").count() == 5
+    assert AuditEntry.objects.filter(action="job.start", result__startswith="refused").count() == 6
 
 
 def test_staff_add_a_saved_query_and_a_schedule_and_edit_it(client: Client, staff: User, own_index: Any) -> None:

@@ -132,7 +132,7 @@ def test_records_harvested_during_a_rebuild_are_in_the_new_generation(
     articles = served_articles(shared_data, ("mattgrayson__pubmed__example-data--efetch.xml.gz",))
     eutils_server.add(articles)
     ops_env.env.update(EUTILS_BASE_URL=eutils_server.base_url, EUTILS_BATCH_SIZE="10", EUTILS_RATE_LIMIT="50")
-    corpus(500)
+    corpus(250)
     rebuild_index()
     ops_env.start_worker("rebuilder")
     ops_env.start_worker("harvester")
