@@ -24,12 +24,12 @@
       var total = job.total || 1;
       bar.max = total;
       bar.value = job.status === "succeeded" ? total : Math.min(job.done, total);
-      bar.textContent = job.percent + " %";
+      bar.textContent = Number(job.percent).toFixed(1) + " %";
     }
     box.setAttribute("data-job-status", job.status);
     text(field("status"), job.status);
     text(field("phase"), job.phase);
-    text(field("percent"), job.percent + " %");
+    text(field("percent"), Number(job.percent).toFixed(1) + " %");
     text(field("done"), job.done);
     text(field("total"), job.total);
     text(field("rate"), job.rate);
