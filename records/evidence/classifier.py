@@ -438,14 +438,14 @@ class _Tfidf:
             found = [get(token, unknown) for token in words]
             ids.extend(found)
             lengths.append(len(found))
-        tokens = np.array(ids, dtype=np.int64)
+        token_array: np.ndarray = np.array(ids, dtype=np.int64)
         doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         rows = [doc, np.zeros(0, dtype=np.int64)]
-        cols = [unigram[tokens], np.zeros(0, dtype=np.int64)]
-        if self.ngram_range[1] >= 2 and len(tokens) > 1 and len(bigram_keys):
+        cols = [unigram[token_array], np.zeros(0, dtype=np.int64)]
+        if self.ngram_range[1] >= 2 and len(token_array) > 1 and len(bigram_keys):
             same_doc = doc[:-1] == doc[1:]
-            known = (tokens[:-1] != unknown) & (tokens[1:] != unknown) & same_doc
-            keys = tokens[:-1][known] * n + tokens[1:][known]
+            known = (token_array[:-1] != unknown) & (token_array[1:] != unknown) & same_doc
+            keys = token_array[:-1][known] * n + token_array[1:][known]
             position = np.searchsorted(bigram_keys, keys)
             position[position >= len(bigram_keys)] = 0
             hit = bigram_keys[position] == keys if len(keys) else np.zeros(0, dtype=bool)

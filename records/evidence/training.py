@@ -370,11 +370,11 @@ def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, bin
     return total
 
 
-def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
     """Return the reliability table of the top probability: per bin, records, mean confidence, accuracy."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == truth
-    table = []
+    table: list[dict[str, Any]] = []
     for low in range(bins):
         inside = (confidence > low / bins) & (confidence <= (low + 1) / bins)
         if inside.any():
