@@ -302,18 +302,19 @@ def model_text(title: str, abstract: str) -> str:
     return f"{title}\n{abstract[:MAX_ABSTRACT_CHARS]}".lower()
 
 
-def unreadable_reason(item: DesignInput) -> str:
+def unreadable_reason(item: DesignInput, tokens: Sequence[str] | None = None) -> str:
     """Return why the classifier must not predict this input ("" when it may).
 
     No text at all; a notice (erratum, retraction...) by its title; text that is not English
-    (fewer than 5 % common English words among 8 or more).
+    (fewer than 5 % common English words among the first 8 or more; ``tokens``: the words of
+    the model text, when the caller has them).
     """
     if not (item.title.strip() or item.abstract.strip()):
         return REASON_NO_TEXT
     if _NOTICE_TITLE.match(item.title.strip().lower()):
         return REASON_NOTICE
-    words = _WORDS.findall(item.text[:4000])
-    if len(words) >= 8 and sum(w in _ENGLISH for w in words) < 0.05 * len(words):
+    words = list(tokens[:600]) if tokens is not None else _WORDS.findall(item.text[:4000])
+    if len(words) >= 8 and sum(map(_ENGLISH.__contains__, words)) < 0.05 * len(words):
         return REASON_NOT_ENGLISH
     return ""
 
@@ -333,7 +334,7 @@ def cue_features(title: str, abstract: str, tokens: Sequence[str] | None = None)
     if _WORD_CUES:
         words = _WORDS.findall(text) if tokens is None else tokens
         for i, vocabulary in _WORD_CUES:
-            count = sum(1 for word in words if word in vocabulary)
+            count = sum(map(vocabulary.__contains__, words))
             if count:
                 values[i] = math.log1p(count)
     for i, pattern, gates in _TEXT_CUES:
@@ -487,11 +488,18 @@ class DesignClassifier:
     side_scale: float = 1.0
     version: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    _names: list[str] | None = field(default=None, repr=False)
 
-    def features(self, items: Sequence[DesignInput]) -> sparse.csr_matrix:
-        """Return the feature matrix: text TF-IDF, title TF-IDF, cue counts, journal and structure."""
+    def features(
+        self, items: Sequence[DesignInput], tokens: Sequence[Sequence[str]] | None = None
+    ) -> sparse.csr_matrix:
+        """Return the feature matrix: text TF-IDF, title TF-IDF, cue counts, journal and structure.
+
+        ``tokens`` are the words of each input's model text, when the caller has them.
+        """
         texts = [item.text for item in items]
-        tokens = [_WORDS.findall(text) for text in texts]
+        if tokens is None:
+            tokens = [_WORDS.findall(text) for text in texts]
         cues = np.array(
             [cue_features(i.title, i.abstract, words) for i, words in zip(items, tokens, strict=True)], dtype=np.float64
         )
@@ -516,7 +524,12 @@ class DesignClassifier:
         ).tocsr()
 
     def feature_names(self) -> list[str]:
-        """Return a readable name per feature column (for the cues behind a prediction)."""
+        """Return a readable name per feature column (for the cues behind a prediction); built once."""
+        if self._names is None:
+            self._names = self._feature_names()
+        return self._names
+
+    def _feature_names(self) -> list[str]:
         names = [""] * (len(self.text_tfidf.vocabulary) + len(self.title_tfidf.vocabulary))
         for term, i in self.text_tfidf.vocabulary.items():
             names[i] = f'"{term}"'
@@ -532,9 +545,11 @@ class DesignClassifier:
             )
         return names + side
 
-    def scores(self, items: Sequence[DesignInput]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    def scores(
+        self, items: Sequence[DesignInput], tokens: Sequence[Sequence[str]] | None = None
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Return the feature matrix and the linear scores (rows: inputs, columns: ``classes``)."""
-        matrix = self.features(items)
+        matrix = self.features(items, tokens)
         return matrix, np.asarray(matrix @ self.weights.T) + self.intercepts
 
     def probabilities(self, items: Sequence[DesignInput]) -> np.ndarray:
@@ -552,7 +567,8 @@ class DesignClassifier:
         ``unreadable_reason`` refuses get UNKNOWN with the reason. ``explain`` adds the top cues.
         """
         cut = self.threshold if threshold is None else threshold
-        reasons = [unreadable_reason(item) for item in items]
+        tokens = [_WORDS.findall(item.text) for item in items]
+        reasons = [unreadable_reason(item, words) for item, words in zip(items, tokens, strict=True)]
         readable = [i for i, reason in enumerate(reasons) if not reason]
         out: list[Prediction] = [
             Prediction(level=EvidenceLevel.UNKNOWN, probability=0.0, probabilities={}, reason=reason)
@@ -560,7 +576,7 @@ class DesignClassifier:
         ]
         if not readable:
             return out
-        matrix, raw = self.scores([items[i] for i in readable])
+        matrix, raw = self.scores([items[i] for i in readable], [tokens[i] for i in readable])
         probs = softmax(raw, self.temperature)
         names = self.feature_names() if explain else []
         for row, index in enumerate(readable):

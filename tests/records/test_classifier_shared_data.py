@@ -11,7 +11,8 @@ from django.core.management import call_command
 from records.evidence.levels import EvidenceLevel
 from records.evidence.services import design_classifier_train
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+# One training over the shared records: about 2.5 CPU-minutes, far longer on a loaded machine.
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 # The targets on the held-back test split (MEDLINE-indexed records, split by PMID, truth
 # = the rule grade of their indexing). Reached: coverage, accuracy on covered, RCT and
