@@ -536,12 +536,17 @@ class DesignClassifier:
         offset = len(self.text_tfidf.vocabulary)
         for term, i in self.title_tfidf.vocabulary.items():
             names[offset + i] = f'"{term}" in the title'
-        names += [f"design cue: {name.removeprefix('t:').replace('_', ' ')}" for name in CUE_NAMES]
+        names += [
+            f"design cue in the title: {name[2:].replace('_', ' ')}"
+            if name.startswith("t:")
+            else f"design cue: {name.replace('_', ' ')}"
+            for name in CUE_NAMES
+        ]
         side = [""] * len(self.side_vocabulary)
         for token, i in self.side_vocabulary.items():
             kind, _, value = token.partition(":")
             side[i] = {"journal": f"journal: {value}", "section": f"abstract section: {value.upper()}"}.get(
-                kind, f"abstract sections: {value}"
+                kind, "an unstructured abstract" if value == "0" else f"abstract sections: {value}"
             )
         return names + side
 
