@@ -3,11 +3,36 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# PostgreSQL: the uid unique constraint carries the ranking columns (see 0005), now with
+# evidence_strength, so _rank_meta stays an index-only scan.
+COLUMNS = "evidence_level, publication_year, retracted, deleted_at"
+
+
+def _rebuild(schema_editor, model, include: str) -> None:
+    table = schema_editor.quote_name(model._meta.db_table)
+    (name,) = schema_editor._constraint_names(model, ["uid"], unique=True, primary_key=False, index=False) or [
+        f"{model._meta.db_table}_uid_key"
+    ]
+    quoted = schema_editor.quote_name(name)
+    schema_editor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quoted}")
+    schema_editor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quoted} UNIQUE (uid){include}")
+
+
+def forwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        model = apps.get_model("records", "EvidenceRecord")
+        _rebuild(schema_editor, model, f" INCLUDE ({COLUMNS}, evidence_strength)")
+
+
+def backwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        _rebuild(schema_editor, apps.get_model("records", "EvidenceRecord"), f" INCLUDE ({COLUMNS})")
+
 
 class Migration(migrations.Migration):
     dependencies = [
         ("guidelines", "0001_initial"),
-        ("records", "0004_evidencerecord_guideline_and_more"),
+        ("records", "0005_rank_meta_postgresql"),
     ]
 
     operations = [
@@ -51,4 +76,5 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.CASCADE, related_name="design_check", to="records.evidencerecord"
             ),
         ),
+        migrations.RunPython(forwards, backwards, elidable=False),
     ]
