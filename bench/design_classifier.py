@@ -1,10 +1,12 @@
 """Grading speed: rule grading and the design classifier, beside the keyword rule in the same run.
 
 Reads PubMed files (default ../shared/data/pubmed), grades every record with the precedence
-rules, and predicts the design of every record from its title and abstract with the current
-classifier (or one in --models). Reports records/s (median of --repeats runs) and ratios against
-the keyword rule ("systematic review|meta-analy", "randomi[sz]ed") timed on the same texts.
-Quality figures come from ``manage.py train_design_classifier`` (docs/evidence-levels.md).
+rules, and predicts the design of every record (every rung, from title, abstract, journal and
+abstract structure) with the current classifier (or one in --models), in batches of 500 as
+``records_grade`` does, with and without the top cues. Reports records/s (median of --repeats
+runs) and ratios against the keyword rule ("systematic review|meta-analy", "randomi[sz]ed")
+timed on the same texts. One core: numerical libraries are held to one thread. Quality figures
+come from ``manage.py train_design_classifier`` (docs/evidence-levels.md).
 
     .venv/bin/python bench/design_classifier.py [--pubmed PATH] [--models DIR] [--repeats 3] [--json]
 """
@@ -13,13 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")  # one core, as the target asks (set before numpy loads)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import REPO, setup_django
+from bench.common import REPO, setup_django  # noqa: E402
 
 setup_django()
 
@@ -50,9 +55,8 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     examples = list(examples_from_files([args.pubmed]))
-    titles = [e.title for e in examples]
-    abstracts = [e.abstract for e in examples]
-    texts = [f"{t}\n{a}".lower() for t, a in zip(titles, abstracts, strict=True)]
+    inputs = [e.input for e in examples]
+    texts = [f"{e.title}\n{e.abstract}".lower() for e in examples]
     patterns = list(KEYWORD_BASELINE.values())
 
     def keywords() -> None:
@@ -64,13 +68,18 @@ def main() -> int:
             grade_by_rules(publication_types=e.publication_types, mesh_descriptors=e.mesh_descriptors)
 
     def classifier() -> None:
-        for start in range(0, len(titles), 500):
-            model.predict(titles[start : start + 500], abstracts[start : start + 500])
+        for start in range(0, len(inputs), 500):
+            model.predict(inputs[start : start + 500])
+
+    def classifier_explained() -> None:
+        for start in range(0, len(inputs), 500):
+            model.predict(inputs[start : start + 500], explain=True)
 
     rates = {
         "keyword rule (baseline)": _median_rate(len(texts), keywords, args.repeats),
         "grade_by_rules": _median_rate(len(examples), rules, args.repeats),
         "design classifier": _median_rate(len(examples), classifier, args.repeats),
+        "classifier + top cues": _median_rate(len(examples), classifier_explained, args.repeats),
     }
     base = rates["keyword rule (baseline)"]
     rows = [{"step": k, "records_per_s": round(v), "vs_keyword_rule": round(v / base, 3)} for k, v in rates.items()]

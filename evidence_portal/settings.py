@@ -214,6 +214,15 @@ EUTILS_BASE_URL = env_url("EUTILS_BASE_URL", "https://eutils.ncbi.nlm.nih.gov/en
 EVIDENCE_SEED = env_optional("EVIDENCE_SEED")
 EVIDENCE_GUIDELINE_SEED = env_optional("EVIDENCE_GUIDELINE_SEED")
 DESIGN_CLASSIFIER_RETRAIN_AFTER = env_int("DESIGN_CLASSIFIER_RETRAIN_AFTER", 5000, minimum=1)
+# Lowest calibrated probability of a design for the classifier to predict it (below: unknown).
+# Empty: the trained model's own threshold, chosen on held-back records at training.
+EVIDENCE_PREDICTION_THRESHOLD: float | None = (
+    None
+    if not (env_optional("EVIDENCE_PREDICTION_THRESHOLD") or "").strip()
+    else env_float("EVIDENCE_PREDICTION_THRESHOLD", 0.0)
+)
+if EVIDENCE_PREDICTION_THRESHOLD is not None and not 0.0 < EVIDENCE_PREDICTION_THRESHOLD <= 1.0:
+    raise ImproperlyConfigured(f"EVIDENCE_PREDICTION_THRESHOLD must be in (0, 1], got {EVIDENCE_PREDICTION_THRESHOLD}")
 # Harvest tuning (ingest): request timeout, PMIDs per efetch, retries of transient failures
 # (429, 5xx, timeouts, truncated bodies) with exponential backoff, an explicit shared request
 # rate (0 = NCBI's 3/s, or 10/s with an API key) and how long `--wait` waits before it

@@ -113,6 +113,10 @@ class ScoreBreakdownOut(Schema):
     evidence_boost: float
     recency_boost: float
     final_score: float
+    evidence_strength: float = Field(
+        description="What the evidence boost scaled: the level's strength, or for a predicted design the expected "
+        "strength over its rung probabilities"
+    )
 
 
 class LinksOut(Schema):
@@ -163,6 +167,10 @@ class SearchResultOut(Schema):
     evidence_level: str
     evidence_explanation: dict[str, Any]
     predicted: bool = Field(description="The level came from the classifier, not from PubMed metadata")
+    evidence_probability: float | None = Field(description="The classifier's probability of its most likely design")
+    evidence_probabilities: dict[str, float] = Field(
+        description="The classifier's calibrated probability of every design ({} when PubMed's indexing graded it)"
+    )
     retracted: bool
     snippet: str = Field(description="HTML: escaped text with matched terms in <mark>")
     score_breakdown: ScoreBreakdownOut | None
@@ -262,6 +270,9 @@ class RecordOut(Schema):
     evidence_level: str
     evidence_explanation: dict[str, Any]
     predicted: bool
+    evidence_probability: float | None
+    evidence_probabilities: dict[str, float]
+    evidence_strength: float | None = Field(description="What the evidence boost of a search scales by")
     retracted: bool
     retraction_notice: bool
     has_erratum: bool

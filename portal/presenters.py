@@ -44,25 +44,70 @@ class Badge:
     text_colour: str
     predicted: bool
     retracted: bool
+    probability: float | None = None  # of the predicted level
+    cues: tuple[str, ...] = ()  # what drove the prediction
+
+    @property
+    def predicted_text(self) -> str:
+        """Return "predicted, 87 %" (or "predicted" without a probability)."""
+        if self.probability is None:
+            return gettext("predicted")
+        return gettext("predicted, %(percent)s %%") % {"percent": round(self.probability * 100)}
 
     @property
     def label(self) -> str:
-        if self.predicted:
-            return gettext("Evidence level: %(name)s (predicted by the classifier)") % {"name": self.name}
-        return gettext("Evidence level: %(name)s") % {"name": self.name}
+        if not self.predicted:
+            return gettext("Evidence level: %(name)s") % {"name": self.name}
+        if self.probability is None:
+            text = gettext("Evidence level: %(name)s (predicted by the classifier") % {"name": self.name}
+        else:
+            text = gettext("Evidence level: %(name)s (predicted by the classifier, %(percent)s %%") % {
+                "name": self.name,
+                "percent": round(self.probability * 100),
+            }
+        if self.cues:
+            text += gettext("; top cues: %(cues)s") % {"cues": ", ".join(self.cues)}
+        return text + ")"
 
 
 def badge_for(record: EvidenceRecord) -> Badge:
     """Return the evidence badge of a record (unknown when ungraded)."""
     info = level_info(record.evidence_level)
+    predicted = bool(record.evidence_predicted)
+    explanation = record.evidence_explanation if isinstance(record.evidence_explanation, dict) else {}
     return Badge(
         slug=info.level.value,
         name=gettext(info.name),
         short_name=gettext(info.short_name),
         colour=info.colour,
         text_colour=info.text_colour,
-        predicted=bool(record.evidence_predicted),
+        predicted=predicted,
         retracted=bool(record.retracted),
+        probability=record.evidence_probability if predicted else None,
+        cues=tuple(str(cue) for cue in explanation.get("cues") or ()) if predicted else (),
+    )
+
+
+@dataclass(frozen=True)
+class DesignPrediction:
+    """What the record page shows of a predicted design: the likeliest rungs and the cues behind them."""
+
+    rungs: list[tuple[str, str]]  # (rung name, "87 %"), likeliest first, the three likeliest
+    cues: list[str]
+    strength: float | None
+
+
+def design_prediction(record: EvidenceRecord) -> DesignPrediction | None:
+    """Return the classifier's verdict on a record for its page, or None when its grade is from the indexing."""
+    probabilities = record.evidence_probabilities if isinstance(record.evidence_probabilities, dict) else {}
+    if not probabilities:
+        return None
+    ordered = sorted(probabilities.items(), key=lambda item: (-float(item[1]), item[0]))[:3]
+    explanation = record.evidence_explanation if isinstance(record.evidence_explanation, dict) else {}
+    return DesignPrediction(
+        rungs=[(level_info(name).name, f"{round(float(p) * 100)} %") for name, p in ordered],
+        cues=[str(cue) for cue in explanation.get("cues") or ()],
+        strength=record.evidence_strength,
     )
 
 
@@ -118,6 +163,8 @@ def result_payload(result: SearchResult) -> dict[str, Any]:
         "evidence_level": level_info(record.evidence_level).level.value,
         "evidence_explanation": record.evidence_explanation or {},
         "predicted": bool(record.evidence_predicted),
+        "evidence_probability": record.evidence_probability if record.evidence_probabilities else None,
+        "evidence_probabilities": dict(record.evidence_probabilities or {}),
         "retracted": bool(record.retracted),
         "snippet": result.snippet_html,
         "score_breakdown": breakdown_dict(result.breakdown),
@@ -154,6 +201,9 @@ def record_payload(record: EvidenceRecord) -> dict[str, Any]:
         "evidence_level": level_info(record.evidence_level).level.value,
         "evidence_explanation": record.evidence_explanation or {},
         "predicted": bool(record.evidence_predicted),
+        "evidence_probability": record.evidence_probability if record.evidence_probabilities else None,
+        "evidence_probabilities": dict(record.evidence_probabilities or {}),
+        "evidence_strength": record.evidence_strength,
         "retracted": bool(record.retracted),
         "retraction_notice": bool(record.retraction_notice),
         "has_erratum": bool(record.has_erratum),

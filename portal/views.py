@@ -53,6 +53,7 @@ def record_page(request: HttpRequest, key: str) -> HttpResponse:
         "badge": presenters.badge_for(record),
         "links": presenters.record_links(record),
         "explanation": presenters.explanation_text(record),
+        "prediction": presenters.design_prediction(record),
         "from_search": selectors.breakdown_from_search(record, form),
         "search_query": request.GET.urlencode(),
         "similar": [(item, presenters.badge_for(item), presenters.record_path(item)) for item in similar],

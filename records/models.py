@@ -60,6 +60,11 @@ class EvidenceRecord(models.Model):
     evidence_predicted = models.BooleanField(default=False)
     evidence_model_version = models.CharField(max_length=64, blank=True)
     evidence_probability = models.FloatField(null=True, blank=True)
+    # The classifier's calibrated probability of every rung ({} for grades from the indexing).
+    evidence_probabilities = models.JSONField(default=dict, blank=True)
+    # What the "best evidence" boost reads: level_strength of an indexed grade, the expected
+    # strength over the rung probabilities of a predicted one (null until graded).
+    evidence_strength = models.FloatField(null=True, blank=True)
 
     # Corrections
     retracted = models.BooleanField(default=False, db_index=True)
@@ -87,7 +92,7 @@ class EvidenceRecord(models.Model):
             # Covers what search ranking reads of each candidate, so ~400 lookups per search
             # never touch the wide rows (search.services._rank_meta: 20 -> 6 ms at 100k, loaded machine).
             models.Index(
-                fields=["uid", "evidence_level", "publication_year", "retracted", "deleted_at"],
+                fields=["uid", "evidence_level", "publication_year", "retracted", "deleted_at", "evidence_strength"],
                 name="record_rank_meta",
             ),
         ]
@@ -123,3 +128,22 @@ class EvidenceRecord(models.Model):
     @property
     def free_full_text(self) -> bool:
         return bool(self.pmcid)
+
+
+class DesignPredictionCheck(models.Model):
+    """A predicted design checked against PubMed's indexing when the record was later indexed.
+
+    One row per record (its first indexing after a prediction): what the classifier said, what
+    the rules then said. ``manage.py train_design_classifier --report`` counts them by rung.
+    """
+
+    record = models.OneToOneField(EvidenceRecord, on_delete=models.CASCADE, related_name="design_check")
+    predicted_level = models.CharField(max_length=32)  # "unknown" when the classifier abstained
+    best_level = models.CharField(max_length=32)  # the most likely rung, even below the threshold
+    probability = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=64)
+    indexed_level = models.CharField(max_length=32)
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: predicted {self.predicted_level}, indexed {self.indexed_level}"

@@ -11,8 +11,11 @@ Ranking with evidence in view (sort mode ``evidence``, the default)::
     relevance = fused / max(fused)                      (in [0, 1])
     final     = relevance * (1 + E * strength + R * recency)
 
-where ``strength`` is ``level_strength(level, retracted=...)`` in [0, 1] (retracted records get
-0), ``recency`` = max(0, 1 - age_years / RECENCY_HORIZON) (0 when the year is unknown), and E, R
+where ``strength`` in [0, 1] is the record's stored ``evidence_strength``: ``level_strength`` of a
+grade from PubMed's indexing (full boost), the expected strength over the rung probabilities of
+a predicted one (a record 60 % RCT and 40 % cohort is boosted between the two); retracted records
+get 0, and a record graded before strengths were stored falls back to ``level_strength``.
+``recency`` = max(0, 1 - age_years / RECENCY_HORIZON) (0 when the year is unknown), and E, R
 are ``SEARCH_EVIDENCE_WEIGHT`` and ``SEARCH_RECENCY_WEIGHT``. Being multiplicative, the boost
 reorders results of similar relevance but cannot lift a weak match above a strong one by more
 than a factor (1 + E + R). ``relevance`` sorts by relevance alone; ``newest`` by year, then
@@ -50,6 +53,16 @@ class RankMeta:
     evidence_level: str | None = None
     publication_year: int | None = None
     retracted: bool = False
+    evidence_strength: float | None = None
+
+
+def strength_of(info: RankMeta) -> float:
+    """Return the evidence strength ranking uses: the stored one, else the level's (0 when retracted)."""
+    if info.retracted:
+        return 0.0
+    if info.evidence_strength is not None:
+        return min(max(float(info.evidence_strength), 0.0), 1.0)
+    return level_strength(info.evidence_level)
 
 
 @dataclass(frozen=True)
@@ -146,7 +159,7 @@ def rank(
         if info is None:
             continue
         relevance = c.fused / top
-        strength = level_strength(info.evidence_level, retracted=info.retracted)
+        strength = strength_of(info)
         fresh = recency(info.publication_year, current_year=current_year)
         evidence_boost = evidence_weight * strength if sort == "evidence" else 0.0
         recency_boost = recency_weight * fresh if sort == "evidence" else 0.0
@@ -158,6 +171,7 @@ def rank(
             evidence_boost=evidence_boost,
             recency_boost=recency_boost,
             final_score=final,
+            evidence_strength=strength,
         )
         key = (-(info.publication_year or 0), -final) if sort == "newest" else (-final,)
         out.append((key, Ranked(c.doc_id, breakdown)))

@@ -41,6 +41,9 @@ class ScoreBreakdown:
     evidence_boost: float
     recency_boost: float
     final_score: float
+    # The strength the evidence boost scaled: the level's, or for a predicted design the expected
+    # strength over its rung probabilities.
+    evidence_strength: float = 0.0
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -102,6 +103,14 @@ def levels_stylesheet() -> str:
         slug = info.level.value
         lines.append(f".level-{slug} {{ background: {info.colour}; color: {info.text_colour}; }}")
     return "\n".join(lines) + "\n"
+
+
+def expected_strength(probabilities: Mapping[str, float]) -> float:
+    """Return the expected strength over rung probabilities: sum of p(level) * level_strength(level).
+
+    A record 60 % RCT and 40 % cohort lands between the two; no probabilities give 0.0.
+    """
+    return float(sum(p * level_strength(level) for level, p in probabilities.items()))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ Retraction never changes the level: it is a flag the ranking reads (``level_stre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from records.evidence.levels import EvidenceLevel, level_info
+from records.evidence.levels import EvidenceLevel, expected_strength, level_info, level_strength
 
 RULES_VERSION = "rules-1"
 
@@ -62,6 +62,21 @@ class Grade:
     retracted: bool = False
     # True when the rules could not grade because PubMed has not indexed the record yet.
     needs_prediction: bool = False
+    # The classifier's calibrated probability of every rung ({} for grades from the indexing), the
+    # features that drove it, and the most likely rung (even when below the threshold).
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    cues: tuple[str, ...] = ()
+    best_level: str = ""
+
+    @property
+    def strength(self) -> float:
+        """Return what the "best evidence" boost reads: the level's strength for a grade from the
+        indexing, the expected strength over the rung probabilities for a prediction (0 retracted)."""
+        if self.retracted:
+            return 0.0
+        if self.probabilities:
+            return expected_strength(self.probabilities)
+        return level_strength(self.level)
 
     @property
     def source(self) -> str:

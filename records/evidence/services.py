@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from records.evidence.artifacts import load_current, save_artifact
-from records.evidence.classifier import ArtifactError, DesignClassifier
+from records.evidence.classifier import MAX_ABSTRACT_CHARS, ArtifactError, DesignClassifier, DesignInput, Prediction
 from records.evidence.levels import EvidenceLevel, level_info
 from records.evidence.rules import Grade, grade_by_rules
-from records.evidence.training import TrainingResult, examples_from_db, examples_from_files, train
-from records.models import EvidenceRecord, RecordKind
+from records.evidence.training import TrainingResult, examples_from_db, examples_from_files, section_labels, train
+from records.models import DesignPredictionCheck, EvidenceRecord, RecordKind
 
 logger = logging.getLogger(__name__)
 
@@ -27,19 +28,28 @@ GRADE_FIELDS = [
     "evidence_predicted",
     "evidence_model_version",
     "evidence_probability",
+    "evidence_probabilities",
+    "evidence_strength",
 ]
 _READ_FIELDS = [
     "id",
     "kind",
     "title",
     "abstract",
+    "abstract_sections",
+    "journal",
     "publication_types",
     "mesh_headings",
     "publication_status",
     "retracted",
     "issuing_body",
+    "evidence_level",
+    "evidence_model_version",
+    "evidence_probability",
+    "evidence_probabilities",
 ]
 BATCH = 500
+RETRACTED_SUFFIX = "; retracted: never ranked as strong evidence"
 
 
 def _mesh_descriptors(value: Any) -> list[str]:
@@ -50,7 +60,7 @@ def _guideline_grade(record: EvidenceRecord) -> Grade:
     body = record.issuing_body or "its issuing body"
     what = "a recommendation of " if record.kind == RecordKind.RECOMMENDATION else "a "
     reason = f"{what}clinical practice guideline issued by {body}"
-    suffix = "; retracted: never ranked as strong evidence" if record.retracted else ""
+    suffix = RETRACTED_SUFFIX if record.retracted else ""
     return Grade(
         level=EvidenceLevel.GUIDELINE,
         reasons=(reason,),
@@ -59,35 +69,66 @@ def _guideline_grade(record: EvidenceRecord) -> Grade:
     )
 
 
-def predicted_grade(rule_grade: Grade, *, level: EvidenceLevel, probability: float, model: DesignClassifier) -> Grade:
+def percent(probability: float) -> str:
+    """Return a probability as the badge shows it: "87 %"."""
+    return f"{round(probability * 100)} %"
+
+
+def predicted_grade(rule_grade: Grade, *, prediction: Prediction, model: DesignClassifier) -> Grade:
     """Return the grade for a record the rules could not grade, from the classifier's verdict.
 
-    Below the model's threshold the level stays UNKNOWN (and the grade is not marked predicted).
+    A rung whose probability reaches the threshold is the level (marked predicted); below it the
+    level stays UNKNOWN (not marked predicted) but the probabilities are kept, so the ranking
+    boosts the record by their expected strength. An input the classifier refuses (no text, a
+    notice, not English) stays UNKNOWN with the reason and no probabilities.
     """
-    suffix = "; retracted: never ranked as strong evidence" if rule_grade.retracted else ""
-    if level == EvidenceLevel.UNKNOWN:
+    suffix = RETRACTED_SUFFIX if rule_grade.retracted else ""
+    if prediction.reason:
+        return Grade(
+            level=EvidenceLevel.UNKNOWN,
+            reasons=(*rule_grade.reasons, f"not predicted: {prediction.reason}"),
+            explanation=f"{rule_grade.explanation}; not predicted: {prediction.reason}",
+            model_version=model.version,
+            retracted=rule_grade.retracted,
+        )
+    notes = []
+    if prediction.title_only:
+        notes.append("read from the title only: there is no abstract")
+    if prediction.truncated:
+        notes.append(f"only the first {MAX_ABSTRACT_CHARS:,} characters of the abstract were read")
+    common = {
+        "probability": round(prediction.probability, 4),
+        "model_version": model.version,
+        "retracted": rule_grade.retracted,
+        "probabilities": {name: round(p, 4) for name, p in prediction.probabilities.items()},
+        "cues": prediction.cues,
+        "best_level": prediction.best_level.value,
+    }
+    cues = f"; top cues: {', '.join(prediction.cues)}" if prediction.cues else ""
+    note = f" ({'; '.join(notes)})" if notes else ""
+    if prediction.level == EvidenceLevel.UNKNOWN:
+        best = level_info(prediction.best_level).short_name
         return Grade(
             level=EvidenceLevel.UNKNOWN,
             reasons=rule_grade.reasons,
             explanation=(
-                f"{rule_grade.explanation}; the design classifier {model.version} was not confident "
-                f"enough to predict a design (best design probability {1.0 - probability:.2f})"
+                f"{rule_grade.explanation}; the design classifier {model.version} found no design likely "
+                f"enough (most likely {best}, {percent(prediction.probability)}){note}"
             ),
             predicted=False,
-            probability=round(probability, 4),
-            model_version=model.version,
-            retracted=rule_grade.retracted,
+            **common,  # type: ignore[arg-type]
         )
-    name = level_info(level).name.lower()
+    name = level_info(prediction.level).name.lower()
     reason = f"predicted from the title and abstract by the design classifier {model.version}"
     return Grade(
-        level=level,
+        level=prediction.level,
         reasons=(reason, *rule_grade.reasons),
-        explanation=(f"{name} (predicted, probability {probability:.2f}): not yet indexed by PubMed, {reason}{suffix}"),
+        explanation=(
+            f"{name} (predicted, {percent(prediction.probability)}): not yet indexed by PubMed, "
+            f"{reason}{note}{cues}{suffix}"
+        ),
         predicted=True,
-        probability=round(probability, 4),
-        model_version=model.version,
-        retracted=rule_grade.retracted,
+        **common,  # type: ignore[arg-type]
     )
 
 
@@ -99,12 +140,35 @@ def _current_model() -> DesignClassifier | None:
         return None
 
 
-def grades_for(records: Sequence[EvidenceRecord], *, model: DesignClassifier | None) -> list[Grade]:
-    """Return one grade per record: rules first, the classifier for records awaiting indexing."""
-    grades: list[Grade] = []
+def design_input(record: EvidenceRecord) -> DesignInput:
+    """Return what the classifier reads of a stored record."""
+    return DesignInput(
+        title=record.title or "",
+        abstract=record.abstract or "",
+        journal=record.journal or "",
+        section_labels=section_labels(record.abstract_sections),
+    )
+
+
+def prediction_threshold() -> float | None:
+    """Return ``EVIDENCE_PREDICTION_THRESHOLD``, or None to use the model's (chosen on held-back data)."""
+    value = getattr(settings, "EVIDENCE_PREDICTION_THRESHOLD", None)
+    return None if value is None else float(value)
+
+
+def grades_for(records: Sequence[EvidenceRecord], *, model: DesignClassifier | None) -> list[Grade | None]:
+    """Return one grade per record: rules first, the classifier for articles awaiting indexing.
+
+    Guidelines and their recommendations are graded by their source; a record of any other
+    kind gets None (left as it is). Only articles ever reach the classifier.
+    """
+    grades: list[Grade | None] = []
     for record in records:
         if record.kind in (RecordKind.GUIDELINE, RecordKind.RECOMMENDATION):
             grades.append(_guideline_grade(record))
+            continue
+        if record.kind != RecordKind.ARTICLE:
+            grades.append(None)
             continue
         grades.append(
             grade_by_rules(
@@ -114,34 +178,60 @@ def grades_for(records: Sequence[EvidenceRecord], *, model: DesignClassifier | N
                 publication_status=record.publication_status,
             )
         )
-    waiting = [i for i, grade in enumerate(grades) if grade.needs_prediction]
+    waiting = [i for i, grade in enumerate(grades) if grade is not None and grade.needs_prediction]
     if waiting and model is not None:
-        predictions = model.predict([records[i].title for i in waiting], [records[i].abstract for i in waiting])
+        predictions = model.predict(
+            [design_input(records[i]) for i in waiting], threshold=prediction_threshold(), explain=True
+        )
         for i, prediction in zip(waiting, predictions, strict=True):
-            grades[i] = predicted_grade(
-                grades[i], level=prediction.level, probability=prediction.probability, model=model
-            )
+            rule_grade = grades[i]
+            assert rule_grade is not None
+            grades[i] = predicted_grade(rule_grade, prediction=prediction, model=model)
     return grades
 
 
 def _apply(record: EvidenceRecord, grade: Grade) -> None:
     record.evidence_level = grade.level.value
-    record.evidence_explanation = {
+    explanation: dict[str, Any] = {
         "text": grade.explanation,
         "reasons": list(grade.reasons),
         "source": grade.source,
         "retracted": grade.retracted,
     }
+    if grade.cues:
+        explanation["cues"] = list(grade.cues)
+    if grade.best_level:
+        explanation["best_level"] = grade.best_level
+    record.evidence_explanation = explanation
     record.evidence_predicted = grade.predicted
     record.evidence_model_version = grade.model_version
     record.evidence_probability = grade.probability
+    record.evidence_probabilities = dict(grade.probabilities)
+    record.evidence_strength = grade.strength
+
+
+def _prediction_check(record: EvidenceRecord, grade: Grade) -> DesignPredictionCheck | None:
+    """Return the check of a record's earlier prediction against the indexed grade it now gets, if any."""
+    earlier = record.evidence_probabilities or {}
+    if not earlier or grade.needs_prediction or grade.probabilities or grade.level == EvidenceLevel.UNKNOWN:
+        return None
+    return DesignPredictionCheck(
+        record_id=record.id,
+        predicted_level=record.evidence_level or EvidenceLevel.UNKNOWN.value,
+        best_level=max(sorted(earlier), key=lambda name: earlier[name]),
+        probability=record.evidence_probability,
+        model_version=record.evidence_model_version,
+        indexed_level=grade.level.value,
+    )
 
 
 def records_grade(*, record_ids: Sequence[int]) -> int:
-    """Grade the given records and store level, explanation, predicted flag, model and probability.
+    """Grade the given records and store level, explanation, predicted flag, model, probabilities, strength.
 
-    Ids of missing records are ignored. Returns how many records were graded. Bulk-updated in
-    batches of 500, so the harvest pipeline can call it for every changed record.
+    Ids of missing records, and records of a kind grading does not know, are left alone. When a
+    record predicted earlier now gets its grade from PubMed's indexing, the two are compared and
+    the check stored (``DesignPredictionCheck``). Returns how many records were graded.
+    Bulk-updated in batches of 500, so the harvest pipeline can call it for every changed record.
     """
     ids = sorted({int(i) for i in record_ids})
     if not ids:
@@ -155,17 +245,65 @@ def records_grade(*, record_ids: Sequence[int]) -> int:
         # than bulk_update's per-row CASE expressions (which dominated SQLite load time).
         same_grade: dict[str, list[int]] = {}
         values_of: dict[str, dict[str, Any]] = {}
+        checks = []
         for record, grade in zip(records, grades_for(records, model=model), strict=True):
+            if grade is None:
+                continue
+            check = _prediction_check(record, grade)
+            if check is not None:
+                checks.append(check)
             _apply(record, grade)
             values = {name: getattr(record, name) for name in GRADE_FIELDS}
             key = json.dumps(values, sort_keys=True, default=str)
             same_grade.setdefault(key, []).append(record.id)
             values_of[key] = values
+            graded += 1
         with transaction.atomic():
             for key, ids_with_grade in same_grade.items():
                 EvidenceRecord.objects.filter(id__in=ids_with_grade).update(**values_of[key])
-        graded += len(records)
+            if checks:
+                DesignPredictionCheck.objects.bulk_create(checks, ignore_conflicts=True)
     return graded
+
+
+def design_prediction_report() -> dict[str, Any]:
+    """Return how often predictions were confirmed by later indexing, by predicted rung (the live accuracy).
+
+    ``rungs``: per predicted rung, checked and confirmed counts and the accuracy; ``abstained``:
+    records predicted unknown, with how often their most likely rung was right; ``overall``.
+    """
+    rows = DesignPredictionCheck.objects.values_list("predicted_level", "best_level", "indexed_level")
+    rungs: dict[str, dict[str, Any]] = {}
+    abstained = {"checked": 0, "best_confirmed": 0}
+    for predicted, best, indexed in rows.iterator():
+        if predicted == EvidenceLevel.UNKNOWN.value:
+            abstained["checked"] += 1
+            abstained["best_confirmed"] += int(best == indexed)
+            continue
+        entry = rungs.setdefault(predicted, {"checked": 0, "confirmed": 0})
+        entry["checked"] += 1
+        entry["confirmed"] += int(predicted == indexed)
+    order = [level.value for level in EvidenceLevel]
+    table = {}
+    for name in sorted(rungs, key=order.index):
+        entry = rungs[name]
+        table[name] = {**entry, "accuracy": round(entry["confirmed"] / entry["checked"], 4)}
+    checked = sum(e["checked"] for e in rungs.values())
+    confirmed = sum(e["confirmed"] for e in rungs.values())
+    return {
+        "rungs": table,
+        "overall": {
+            "checked": checked,
+            "confirmed": confirmed,
+            "accuracy": round(confirmed / checked, 4) if checked else None,
+        },
+        "abstained": {
+            **abstained,
+            "best_accuracy": round(abstained["best_confirmed"] / abstained["checked"], 4)
+            if abstained["checked"]
+            else None,
+        },
+    }
 
 
 def record_id_batches(*, batch_size: int = 1000, only_unsettled: bool = False) -> Iterator[list[int]]:

@@ -72,7 +72,12 @@ def build_corpus() -> dict[str, EvidenceRecord]:
             evidence_level="cohort",
             evidence_predicted=True,
             evidence_probability=0.81,
-            evidence_explanation={"text": "cohort study: predicted by the classifier"},
+            evidence_probabilities={"cohort": 0.81, "case_control": 0.12, "cross_sectional": 0.07},
+            evidence_strength=0.81 * 0.6364 + 0.12 * 0.5455 + 0.07 * 0.4545,
+            evidence_explanation={
+                "text": "cohort study: predicted by the classifier",
+                "cues": ['"followed"', "design cue: cohort design"],
+            },
             publication_date=None,
             publication_year=2023,
             publication_date_raw="2023",

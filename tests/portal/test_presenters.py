@@ -71,3 +71,19 @@ def test_badge_label_names_the_level_and_the_prediction() -> None:
     info = level_info("rct")
     badge = Badge("rct", info.name, info.short_name, info.colour, info.text_colour, predicted=True, retracted=False)
     assert badge.label == "Evidence level: Randomised controlled trial (predicted by the classifier)"
+    sure = Badge(
+        "rct",
+        info.name,
+        info.short_name,
+        info.colour,
+        info.text_colour,
+        predicted=True,
+        retracted=False,
+        probability=0.873,
+        cues=('"randomized"', "design cue: placebo"),
+    )
+    assert sure.predicted_text == "predicted, 87 %"
+    assert sure.label == (
+        'Evidence level: Randomised controlled trial (predicted by the classifier, 87 %; top cues: "randomized", '
+        "design cue: placebo)"
+    )

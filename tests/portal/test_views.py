@@ -35,7 +35,8 @@ def test_search_page_lists_results_best_evidence_first_with_badges(client: Clien
     assert titles[0] == corpus["review"].title
     assert titles[-1] == corpus["unrelated"].title  # only a distant semantic neighbour
     assert "Evidence level: Systematic review / meta-analysis" in html
-    assert "Evidence level: Cohort study (predicted by the classifier)" in html
+    assert "Evidence level: Cohort study (predicted by the classifier, 81 %; top cues" in html
+    assert 'Cohort <abbr class="predicted-mark" title="predicted by the classifier">(predicted, 81 %)</abbr>' in html
     assert f'href="https://pubmed.ncbi.nlm.nih.gov/{corpus["review"].pmid}/"' in html
     assert 'href="https://doi.org/10.1000/test.' in html
     assert 'href="https://www.ncbi.nlm.nih.gov/pmc/articles/PMC7654321/"' in html
@@ -166,7 +167,9 @@ def test_record_page_lists_similar_records(client: Client, corpus: dict) -> None
 
 def test_predicted_grade_is_marked_on_the_record_page(client: Client, corpus: dict) -> None:
     html = client.get(f"/records/{corpus['cohort'].pmid}").content.decode()
-    assert "predicted by the classifier, confidence 0.81" in html
+    assert "(predicted, 81 %, by the classifier)" in html
+    assert "Cohort study: 81 %" in html and "Case-control study: 12 %" in html
+    assert "What drove the prediction: &quot;followed&quot;; design cue: cohort design" in html
 
 
 def test_retracted_record_page_has_the_banner(client: Client, corpus: dict) -> None:

@@ -14,10 +14,11 @@ TOPICS = ["hypertension", "asthma", "diabetes", "migraine", "obesity", "sepsis",
 FILLER = ["patients", "outcome", "treatment", "risk", "adults", "children", "dose", "effect", "cohort", "clinic"]
 RCT_WORDS = ["randomised", "placebo", "double-blind", "allocated", "trial", "registration", "nct01234567"]
 SR_WORDS = ["systematic review", "meta-analysis", "searched", "pubmed", "embase", "pooled", "included studies"]
+COHORT_WORDS = ["cohort", "prospective", "followed", "person-years", "hazard", "incidence", "baseline"]
 
 
 def corpus(size: int = 360, seed: int = 7) -> list[Example]:
-    """Return ``size`` labelled examples: a third RCTs, a third systematic reviews, a third other."""
+    """Return ``size`` labelled examples: a third RCTs, a third systematic reviews, a third cohort studies."""
     rng = random.Random(seed)
     rows = []
     for i in range(size):
@@ -33,18 +34,22 @@ def corpus(size: int = 360, seed: int = 7) -> list[Example]:
             title = f"Treatments for {topic}: a systematic review and meta-analysis"
             types = ("Journal Article", "Meta-Analysis")
         else:
-            title = f"Outcomes of {topic} in a regional clinic"
+            words += rng.sample(COHORT_WORDS, 4)
+            title = f"Outcomes of {topic} in a regional cohort"
             types = ("Journal Article",)
         rng.shuffle(words)
+        mesh = ("Humans", topic.title(), "Cohort Studies") if kind == 2 else ("Humans", topic.title())
         rows.append(
             Example(
                 pmid=str(30000000 + i),
                 title=title,
                 abstract=" ".join(words) + ".",
                 publication_types=types,
-                mesh_descriptors=("Humans", topic.title()),
+                mesh_descriptors=mesh,
                 publication_status="MEDLINE",
                 group=f"file-{i % 4}",
+                journal=rng.choice(["Journal of Things", "Clinical Reports", "The Review"]),
+                section_labels=("BACKGROUND", "METHODS", "RESULTS") if i % 2 else (),
             )
         )
     return rows

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from records.evidence.artifacts import save_artifact
-from records.evidence.services import design_classifier_train, record_id_batches, records_grade
+from records.evidence.classifier import REASON_NOTICE
+from records.evidence.levels import expected_strength, level_strength
+from records.evidence.services import (
+    design_classifier_train,
+    design_prediction_report,
+    record_id_batches,
+    records_grade,
+)
 from records.evidence.training import train
-from records.models import EvidenceRecord
+from records.models import DesignPredictionCheck, EvidenceRecord
 from tests.factories import EvidenceRecordFactory
 from tests.records.design_corpus import corpus
 
@@ -92,16 +101,55 @@ def test_unindexed_record_gets_a_predicted_grade_with_model_and_probability(mode
     assert 0.5 <= record.evidence_probability <= 1.0
     assert record.evidence_explanation["source"] == "predicted"
     assert "predicted" in record.evidence_explanation["text"]
+    # Every rung's probability is stored, and the strength ranking reads is their expectation.
+    assert set(record.evidence_probabilities) == {"rct", "systematic_review", "cohort"}
+    assert record.evidence_probability == max(record.evidence_probabilities.values())
+    assert record.evidence_strength == pytest.approx(expected_strength(record.evidence_probabilities), abs=1e-4)
+    assert record.evidence_explanation["cues"]
+    assert "top cues" in record.evidence_explanation["text"]
 
 
-def test_below_threshold_the_level_stays_unknown(model):
-    record = _unindexed(title="Outcomes of asthma in a regional clinic", abstract="patients outcome clinic risk.")
+def test_below_the_threshold_setting_the_level_stays_unknown_but_keeps_its_probabilities(model, settings):
+    settings.EVIDENCE_PREDICTION_THRESHOLD = 0.99
+    record = _unindexed(title="Notes on asthma", abstract="The patients and the dose in the clinic.")
     records_grade(record_ids=[record.id])
     record.refresh_from_db()
     assert record.evidence_level == "unknown"
     assert record.evidence_predicted is False
     assert record.evidence_model_version == model.version
-    assert "not confident" in record.evidence_explanation["text"]
+    assert "found no design likely enough" in record.evidence_explanation["text"]
+    assert record.evidence_probabilities
+    assert record.evidence_strength == pytest.approx(expected_strength(record.evidence_probabilities), abs=1e-4)
+
+
+def test_an_unindexed_notice_is_unknown_with_the_reason_and_no_boost(model):
+    record = _unindexed(title="Erratum: A randomised trial of a new drug for asthma", abstract="A dose was wrong.")
+    records_grade(record_ids=[record.id])
+    record.refresh_from_db()
+    assert record.evidence_level == "unknown"
+    assert REASON_NOTICE in record.evidence_explanation["text"]
+    assert record.evidence_probabilities == {}
+    assert record.evidence_strength == 0.0
+
+
+def test_an_unindexed_record_without_abstract_is_predicted_from_its_title(model):
+    record = _unindexed(abstract="")
+    records_grade(record_ids=[record.id])
+    record.refresh_from_db()
+    assert record.evidence_probabilities
+    assert "read from the title only" in record.evidence_explanation["text"]
+
+
+def test_records_of_other_kinds_are_never_predicted(model):
+    recommendation = _unindexed(kind="recommendation", issuing_body="NICE")
+    other = _unindexed(kind="dataset")  # a kind grading does not know: left as it is
+    assert records_grade(record_ids=[recommendation.id, other.id]) == 1
+    recommendation.refresh_from_db()
+    other.refresh_from_db()
+    assert recommendation.evidence_level == "guideline"
+    assert recommendation.evidence_probabilities == {}
+    assert recommendation.evidence_predicted is False
+    assert other.evidence_level is None
 
 
 def test_without_a_model_unindexed_records_stay_unknown(no_model):
@@ -143,6 +191,41 @@ def test_indexed_grade_replaces_predicted_on_regrade(model):
     assert record.evidence_probability is None
     assert record.evidence_explanation["source"] == "indexed"
     assert record.evidence_model_version == "rules-1"
+    assert record.evidence_probabilities == {}
+    assert record.evidence_strength == level_strength("non_randomised_trial")
+    # The prediction is checked against the indexing, once.
+    check = DesignPredictionCheck.objects.get(record=record)
+    assert (check.predicted_level, check.indexed_level, check.model_version) == (
+        "rct",
+        "non_randomised_trial",
+        model.version,
+    )
+    records_grade(record_ids=[record.id])
+    assert DesignPredictionCheck.objects.count() == 1
+
+
+def test_report_counts_how_often_later_indexing_confirmed_the_prediction(model):
+    confirmed, refuted = _unindexed(), _unindexed()
+    records_grade(record_ids=[confirmed.id, refuted.id])
+    EvidenceRecord.objects.filter(id=confirmed.id).update(
+        publication_types=["Randomized Controlled Trial"], publication_status="MEDLINE"
+    )
+    EvidenceRecord.objects.filter(id=refuted.id).update(
+        publication_types=["Case Reports"], publication_status="MEDLINE"
+    )
+    records_grade(record_ids=[confirmed.id, refuted.id])
+    report = design_prediction_report()
+    assert report["rungs"]["rct"] == {"checked": 2, "confirmed": 1, "accuracy": 0.5}
+    assert report["overall"]["accuracy"] == 0.5
+    out = StringIO()
+    call_command("train_design_classifier", "--report", stdout=out)
+    assert "rct" in out.getvalue() and "0.500" in out.getvalue()
+
+
+def test_report_without_checks_says_there_is_nothing_to_compare(no_model):
+    out = StringIO()
+    call_command("train_design_classifier", "--report", stdout=out)
+    assert "nothing to compare" in out.getvalue()
 
 
 def test_missing_ids_are_ignored(no_model):
@@ -184,6 +267,8 @@ def test_training_from_the_database_learns_from_pubmeds_indexing(trained, settin
             publication_types=list(example.publication_types),
             mesh_headings=[{"descriptor": d, "major": False, "qualifiers": []} for d in example.mesh_descriptors],
             publication_status=example.publication_status,
+            journal=example.journal,
+            abstract_sections=[{"label": label, "category": "", "text": "x"} for label in example.section_labels],
         )
     result = design_classifier_train()
     # The same records from the database or from files give the same model.

@@ -97,6 +97,32 @@ def test_retracted_records_get_no_evidence_boost() -> None:
     assert ranked[1].breakdown.evidence_boost == 0
 
 
+def test_a_predicted_record_is_boosted_by_its_expected_strength() -> None:
+    from records.evidence.levels import expected_strength, level_strength
+
+    mixed = expected_strength({"rct": 0.6, "cohort": 0.4})
+    meta = {
+        "weak-rct": RankMeta("rct", 2020, evidence_strength=mixed),
+        "strong-unknown": RankMeta("rct", 2020),  # indexed: full boost of its level
+    }
+    ranked = rank(CANDIDATES, meta, sort="evidence", evidence_weight=0.15, recency_weight=0.0, current_year=2026)
+    by_id = {r.doc_id: r.breakdown for r in ranked}
+    assert by_id["weak-rct"].evidence_strength == pytest.approx(mixed)
+    assert by_id["weak-rct"].evidence_boost == pytest.approx(0.15 * mixed)
+    assert level_strength("cohort") < mixed < level_strength("rct")
+    assert by_id["strong-unknown"].evidence_boost == pytest.approx(0.15 * level_strength("rct"))
+    # A doubtful prediction counts less than a confident one of the same rung.
+    doubtful = expected_strength({"rct": 0.4, "case_series": 0.6})
+    sure = expected_strength({"rct": 0.95, "cohort": 0.05})
+    assert doubtful < sure
+
+
+def test_a_retracted_predicted_record_gets_no_boost() -> None:
+    meta = {"weak-rct": RankMeta("rct", 2020, retracted=True, evidence_strength=0.8)}
+    ranked = rank(CANDIDATES, meta, sort="evidence", current_year=2026)
+    assert ranked[0].breakdown.evidence_boost == 0
+
+
 def test_newest_sorts_by_year_then_relevance() -> None:
     meta = {"weak-rct": RankMeta("rct", 2024), "strong-unknown": RankMeta(None, 2010)}
     ranked = rank(CANDIDATES, meta, sort="newest", current_year=2026)

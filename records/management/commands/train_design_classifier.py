@@ -1,6 +1,7 @@
 """Train the study-design classifier and make it the current model.
 
 python manage.py train_design_classifier [--from-db | --pubmed PATH...] [--output DIR] [--json]
+python manage.py train_design_classifier --report [--json]   # predictions vs later indexing, by design
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from records.evidence.artifacts import current_version
-from records.evidence.services import design_classifier_train
+from records.evidence.services import design_classifier_train, design_prediction_report
 
 
 class Command(BaseCommand):
-    help = "Train the study-design classifier (title + abstract -> RCT / systematic review) deterministically."
+    help = "Train the study-design classifier (title, abstract, journal -> every design) deterministically."
 
     def add_arguments(self, parser: CommandParser) -> None:
         source = parser.add_mutually_exclusive_group()
@@ -33,11 +34,20 @@ class Command(BaseCommand):
             help="hand the training (from the database) to the worker: records.retrain_design_classifier",
         )
         parser.add_argument(
+            "--report",
+            action="store_true",
+            help="train nothing: print how often predictions were confirmed by later indexing, by design",
+        )
+        parser.add_argument(
             "--if-missing", action="store_true", help="do nothing when a current model exists (for make run)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths: list[Path] = options["pubmed"] or []
+        if options["report"]:
+            report = design_prediction_report()
+            self.stdout.write(json.dumps(report, indent=2) if options["json"] else format_report(report))
+            return
         if options["if_missing"] and current_version(options["output"]):
             self.stdout.write(f"design classifier {current_version(options['output'])} exists: not retrained")
             return
@@ -67,27 +77,73 @@ class Command(BaseCommand):
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """Return the test-split figures beside the keyword baseline as a plain table."""
-    lines = [f"counts per split: {metrics['counts']}", f"thresholds: {metrics['thresholds']}", ""]
-    lines.append(f"{'class':<20}{'model P':>9}{'R':>7}{'F1':>7}{'AUC':>7}   {'keyword P':>9}{'R':>7}{'F1':>7}  n")
-    for name, scores in metrics["test"]["classes"].items():
-        base = metrics["test_keyword_baseline"]["classes"][name]
-        auc = scores["roc_auc"]
+    """Return the test-split figures (coverage, accuracy, calibration, each design) as plain text."""
+    test = metrics["test"]
+    held = metrics.get("held_back", {})
+    lines = [
+        f"counts per split: {metrics['counts']}",
+        f"threshold {metrics['threshold']:.2f} (chosen on held-back out-of-fold records: coverage "
+        f"{held.get('coverage', 0):.3f}, accuracy {held.get('accuracy_covered', 0):.3f}), temperature "
+        f"{metrics['temperature']:.3f}",
+        "",
+        f"test split, {test['records']} MEDLINE-indexed records never trained on:",
+        f"  coverage {test['coverage']:.3f}, accuracy on covered {test['accuracy_covered']:.3f}, "
+        f"accuracy at full coverage {test['accuracy_all']:.3f}",
+        f"  macro-F1 {test['macro_f1']:.3f} (full coverage {test['full_coverage']['macro_f1']:.3f}), "
+        f"expected calibration error {test['expected_calibration_error']:.4f}",
+        "",
+        f"{'design':<22}{'P':>7}{'R':>7}{'F1':>7}{'n':>6}   {'P full':>7}{'R full':>7}",
+    ]
+    for name, scores in test["classes"].items():
+        full = test["full_coverage"]["classes"][name]
         lines.append(
-            f"{name:<20}{scores['precision']:>9.3f}{scores['recall']:>7.3f}{scores['f1']:>7.3f}"
-            f"{auc if auc is None else format(auc, '.3f'):>7}   {base['precision']:>9.3f}{base['recall']:>7.3f}"
-            f"{base['f1']:>7.3f}  {scores['support']}"
+            f"{name:<22}{scores['precision']:>7.3f}{scores['recall']:>7.3f}{scores['f1']:>7.3f}{scores['support']:>6}"
+            f"   {full['precision']:>7.3f}{full['recall']:>7.3f}"
         )
-    lines.append("")
-    lines.append("confusion (rows: PubMed's label, columns: predicted)")
-    table = metrics["test"]["confusion"]
-    names = list(table)
-    lines.append(f"{'':<20}" + "".join(f"{n:>20}" for n in names))
-    for truth in names:
-        lines.append(f"{truth:<20}" + "".join(f"{table[truth][p]:>20}" for p in names))
+    for name, base in metrics["test_keyword_baseline"]["classes"].items():
+        auc = test["classes"][name].get("roc_auc")
+        lines.append(
+            f"  {name}: ROC AUC {auc if auc is None else format(auc, '.3f')}; keyword rule P {base['precision']:.3f} "
+            f"R {base['recall']:.3f}"
+        )
+    lines += ["", "coverage / accuracy at other thresholds:"]
+    for row in test["at_thresholds"]:
+        lines.append(
+            f"  {row['threshold']:.2f}: coverage {row['coverage']:.3f}, accuracy {row['accuracy_covered']:.3f}"
+        )
+    lines += ["", "reliability (top probability):"]
+    for row in test["reliability"]:
+        lines.append(
+            f"  {row['bin']}: {row['records']:>5} records, confidence {row['confidence']:.3f}, "
+            f"accuracy {row['accuracy']:.3f}"
+        )
     if "cross_source" in metrics:
+        cross = metrics["cross_source"]
         lines.append("")
-        lines.append(f"across source files ({metrics['cross_source']['folds']} folds by file):")
-        for name, scores in metrics["cross_source"]["classes"].items():
-            lines.append(f"  {name:<18} P {scores['precision']:.3f}  R {scores['recall']:.3f}  F1 {scores['f1']:.3f}")
+        lines.append(
+            f"across source files ({cross['folds']} folds by file): coverage {cross['coverage']:.3f}, "
+            f"accuracy {cross['accuracy_covered']:.3f}, macro-F1 {cross['macro_f1']:.3f}"
+        )
+        for name, scores in cross["classes"].items():
+            if scores["support"]:
+                lines.append(f"  {name:<22} P {scores['precision']:.3f}  R {scores['recall']:.3f}")
+    return "\n".join(lines)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Return the live accuracy (predictions later confirmed by PubMed's indexing) as plain text."""
+    overall = report["overall"]
+    if not overall["checked"] and not report["abstained"]["checked"]:
+        return "no predicted record has been indexed by PubMed yet: nothing to compare"
+    lines = [f"{'predicted design':<22}{'checked':>9}{'confirmed':>11}{'accuracy':>10}"]
+    for name, row in report["rungs"].items():
+        lines.append(f"{name:<22}{row['checked']:>9}{row['confirmed']:>11}{row['accuracy']:>10.3f}")
+    accuracy = "-" if overall["accuracy"] is None else f"{overall['accuracy']:.3f}"
+    lines.append(f"{'all predicted':<22}{overall['checked']:>9}{overall['confirmed']:>11}{accuracy:>10}")
+    abstained = report["abstained"]
+    if abstained["checked"]:
+        lines.append(
+            f"unknown (abstained): {abstained['checked']} later indexed; the most likely design was right for "
+            f"{abstained['best_confirmed']} ({abstained['best_accuracy']:.3f})"
+        )
     return "\n".join(lines)
