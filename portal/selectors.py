@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import QueryDict
 from django.template import TemplateDoesNotExist
@@ -201,4 +202,21 @@ def readiness() -> tuple[bool, dict[str, Any]]:
     except Exception as error:  # an unreachable or misconfigured backend is "not ready", not a 500
         ready = False
         detail["search"] = {"ok": False, "detail": f"{type(error).__name__}: {error}"}
+    # Reported, not required: searching works while the broker is down (jobs wait), and the
+    # model is not loaded here (that would make the probe slow).
+    from operations.selectors import broker_health
+
+    detail["broker"] = broker_health(timeout=1.0)
+    space = None
+    if detail["search"]["ok"]:
+        try:
+            space = get_backend().vector_space()
+        except Exception:  # reported under "search" on the next probe
+            space = None
+    detail["model"] = {
+        "configured": settings.EMBEDDING_MODEL,
+        "runtime": settings.EMBEDDING_RUNTIME,
+        "index": space[0] if space else None,
+        "dimension": space[1] if space else None,
+    }
     return ready, detail

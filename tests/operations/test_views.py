@@ -183,3 +183,11 @@ def test_the_audit_log_is_append_only(staff: User) -> None:
     with pytest.raises(TypeError):
         AuditEntry.objects.update(result="changed")
     assert AuditEntry.objects.get().result == "ok"
+
+
+def test_readyz_reports_database_search_broker_and_model(client: Client, own_index: Any) -> None:
+    data = client.get("/readyz").json()
+    assert data["ok"] is True
+    assert data["database"]["ok"] and data["search"]["ok"] and data["broker"]["ok"]
+    assert data["model"]["configured"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert client.get("/healthz").json() == {"ok": True}
