@@ -287,6 +287,25 @@ def test_predict_evidence_ignores_publication_types_with_text_only(trained, tmp_
     assert rows[0]["source"] == "indexed"
 
 
+def test_predict_evidence_reads_several_files_with_every_rungs_probability(trained, tmp_path, capsys):
+    save_artifact(artifact=trained.artifact, metrics=trained.metrics, models_dir=tmp_path / "m")
+    first, second = tmp_path / "one.xml", tmp_path / "two.xml"
+    first.write_text(PUBMED_XML)
+    second.write_text(PUBMED_XML.replace(">111<", ">333<").replace(">222<", ">444<"))
+    call_command("predict_evidence", str(first), str(second), "--text-only", "--json", "--models", str(tmp_path / "m"))
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["pmid"] for row in rows] == ["111", "222", "333", "444"]
+    assert all(set(row["probabilities"]) == {"rct", "systematic_review", "cohort"} for row in rows)
+    assert all(row["best_level"] == row["level"] and row["reason"] == "" and row["cues"] for row in rows)
+    # A threshold above every probability makes every row unknown, with its probabilities kept.
+    call_command(
+        "predict_evidence", str(first), "--text-only", "--json", "--threshold", "1.0", "--models", str(tmp_path / "m")
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["level"] for row in rows} == {"unknown"} or all(row["probability"] == 1.0 for row in rows)
+    assert all(row["probabilities"] for row in rows)
+
+
 def test_predict_evidence_rejects_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="is not a file"):
         call_command("predict_evidence", str(tmp_path / "absent.xml"), "--text-only")
