@@ -8,7 +8,7 @@ export EVIDENCE_SEED
 EVIDENCE_GUIDELINE_SEED ?= $(wildcard ../shared/data/guidelines)
 export EVIDENCE_GUIDELINE_SEED
 
-.PHONY: run test test-deps lint format es-node bench audit venv venv-dev clean
+.PHONY: run test test-deps lint format es-node bench audit prod-smoke venv venv-dev clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ format: venv-dev
 
 audit: venv-dev
 	$(BIN)/python scripts/audit_deps.py
+
+# The production shape end to end (PostgreSQL, Redis, Elasticsearch, queues, nginx + TLS); also
+# run by `make test` (tests/test_prod_smoke.py).
+prod-smoke: test-deps venv-dev
+	bash scripts/prod_smoke.sh
 
 es-node: venv-dev
 	bash scripts/es_node.sh
