@@ -7,19 +7,27 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils.translation import gettext
+
+from records.evidence.levels import N_
 
 if TYPE_CHECKING:
     from guidelines.models import Guideline
     from records.models import EvidenceRecord
 
 STRENGTH_LABELS = {
-    "strong": "Strong",
-    "conditional": "Conditional",
-    "insufficient": "Insufficient evidence",
-    "expert_opinion": "Expert opinion",
+    "strong": N_("Strong"),
+    "conditional": N_("Conditional"),
+    "insufficient": N_("Insufficient evidence"),
+    "expert_opinion": N_("Expert opinion"),
 }
-CERTAINTY_LABELS = {"high": "High", "moderate": "Moderate", "low": "Low", "very_low": "Very low"}
-DIRECTION_LABELS = {"for": "For", "against": "Against"}
+CERTAINTY_LABELS = {"high": N_("High"), "moderate": N_("Moderate"), "low": N_("Low"), "very_low": N_("Very low")}
+DIRECTION_LABELS = {"for": N_("For"), "against": N_("Against")}
+
+
+def label(labels: dict[str, str], value: str) -> str:
+    """Return the label of a vocabulary value in the active language ("" for none)."""
+    return gettext(labels[value]) if value in labels else ""
 
 
 def guideline_path(guideline: Guideline, *, anchor: str = "") -> str:
@@ -46,9 +54,11 @@ class GuidelineStatus:
     @property
     def warning(self) -> str:
         if self.superseded:
-            return "Superseded by a newer version of this guideline."
+            return gettext("Superseded by a newer version of this guideline.")
         if self.outdated:
-            return f"Published more than {self.stale_years} years ago: check for a newer version."
+            return gettext("Published more than %(years)d years ago: check for a newer version.") % {
+                "years": self.stale_years
+            }
         return ""
 
 
@@ -132,7 +142,7 @@ class RecommendationView:
         """e.g. "Grade B" for a letter grade; the scheme's own words otherwise."""
         if not self.grade:
             return ""
-        return f"Grade {self.grade}" if len(self.grade) <= 3 else self.grade
+        return gettext("Grade %(grade)s") % {"grade": self.grade} if len(self.grade) <= 3 else self.grade
 
 
 def recommendation_view(record: EvidenceRecord) -> RecommendationView | None:
@@ -142,15 +152,15 @@ def recommendation_view(record: EvidenceRecord) -> RecommendationView | None:
         return None
     guideline = payload["guideline"]
     status = guideline_status(record.guideline)  # type: ignore[arg-type]
-    warning = "Superseded by a newer version of this guideline." if record.superseded else status.warning
+    warning = gettext("Superseded by a newer version of this guideline.") if record.superseded else status.warning
     return RecommendationView(
         number=payload["number"],
         text=payload["text"],
         section=payload["section"],
         strength=payload["strength"],
-        strength_label=STRENGTH_LABELS.get(payload["strength"], ""),
-        certainty_label=CERTAINTY_LABELS.get(payload["certainty"], ""),
-        direction_label=DIRECTION_LABELS.get(payload["direction"], ""),
+        strength_label=label(STRENGTH_LABELS, payload["strength"]),
+        certainty_label=label(CERTAINTY_LABELS, payload["certainty"]),
+        direction_label=label(DIRECTION_LABELS, payload["direction"]),
         grade=payload["grade"],
         strength_wording=payload["strength_wording"],
         population=payload["population"],

@@ -205,6 +205,9 @@ class PanelItemOut(Schema):
     strength: str | None = Field(description="strong, conditional, insufficient or expert_opinion")
     certainty: str | None = Field(description="high, moderate, low or very_low")
     direction: str | None = Field(description="for or against (a review's: read from its conclusion)")
+    strength_label: str = Field(description="strength spelled out in the request's language")
+    certainty_label: str
+    direction_label: str
     links: PanelLinksOut
 
 

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.http import QueryDict
-from django.utils.translation import gettext
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language, gettext
 
-from guidelines.presenters import recommendation_payload
+from guidelines.presenters import CERTAINTY_LABELS, DIRECTION_LABELS, STRENGTH_LABELS, label, recommendation_payload
 from records.evidence.levels import LEVELS, N_, level_info
 from search.bottom_line import BottomLine, PanelItem
 
@@ -105,7 +107,7 @@ def design_prediction(record: EvidenceRecord) -> DesignPrediction | None:
     ordered = sorted(probabilities.items(), key=lambda item: (-float(item[1]), item[0]))[:3]
     explanation = record.evidence_explanation if isinstance(record.evidence_explanation, dict) else {}
     return DesignPrediction(
-        rungs=[(level_info(name).name, f"{round(float(p) * 100)} %") for name, p in ordered],
+        rungs=[(gettext(level_info(name).name), f"{round(float(p) * 100)} %") for name, p in ordered],
         cues=[str(cue) for cue in explanation.get("cues") or ()],
         strength=record.evidence_strength,
     )
@@ -143,6 +145,37 @@ def first_authors(record: EvidenceRecord, *, limit: int = 3) -> str:
 def explanation_text(record: EvidenceRecord) -> str:
     explanation = record.evidence_explanation or {}
     return str(explanation.get("text", "")) if isinstance(explanation, dict) else ""
+
+
+REASON_PREFIXES = (
+    ("PubMed publication type ", N_("PubMed publication type")),
+    ("MeSH heading ", N_("MeSH heading")),
+)
+
+
+def reason_html(reason: str) -> SafeString:
+    """Return one grading reason in the active language; PubMed's own terms stay English."""
+    for prefix, words in REASON_PREFIXES:
+        if reason.startswith(prefix):
+            return format_html('{} <span lang="en">{}</span>', gettext(words), reason[len(prefix) :])
+    return format_html('<span lang="en">{}</span>', reason)
+
+
+def explanation_html(record: EvidenceRecord) -> tuple[SafeString, list[SafeString]]:
+    """Return (explanation, reasons) of a record's grade for its page. English pages show the
+    stored text as written; other languages get the level's name and each reason translated
+    (the stored explanation stays English)."""
+    explanation = record.evidence_explanation if isinstance(record.evidence_explanation, dict) else {}
+    reasons = [str(r) for r in explanation.get("reasons") or []]
+    if (get_language() or "en").startswith("en"):
+        return conditional_escape(explanation_text(record)), [conditional_escape(r) for r in reasons]
+    translated = [reason_html(r) for r in reasons]
+    name = gettext(level_info(record.evidence_level).name)
+    if not translated:
+        return format_html("{}", name), []
+    return format_html(
+        "{}{}{}", name, gettext(": "), format_html_join(gettext(", "), "{}", ((r,) for r in translated))
+    ), translated
 
 
 def breakdown_dict(breakdown: ScoreBreakdown | None) -> dict[str, Any] | None:
@@ -290,7 +323,7 @@ def value_facet(
     return [
         FacetEntry(
             value=value,
-            label=gettext(labels[value]) if labels and value in labels else value,
+            label=gettext(str(labels[value])) if labels and value in labels else value,
             count=int(counts.get(value, 0)),
             selected=value in selected,
             url=url_with(params, **{param: toggled(selected, value)}),
@@ -387,6 +420,9 @@ def panel_item_payload(item: PanelItem) -> dict[str, Any]:
         "strength": item.strength or None,
         "certainty": item.certainty or None,
         "direction": item.direction or None,
+        "strength_label": label(STRENGTH_LABELS, item.strength),
+        "certainty_label": label(CERTAINTY_LABELS, item.certainty),
+        "direction_label": label(DIRECTION_LABELS, item.direction),
         "links": {"record": f"/records/{item.uid}", "source": item.url or None},
     }
 

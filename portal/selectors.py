@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import QueryDict
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils.translation import gettext_lazy as _
 
 from guidelines.presenters import RecommendationView, recommendation_view
 from portal import presenters
@@ -106,9 +107,9 @@ def add_to_collection_available() -> bool:
 
 # (parameter and facet name, heading, value labels) of the guideline filters on the search page.
 GUIDELINE_FACETS = (
-    ("kind", "Kind", dict(KIND_CHOICES)),
-    ("issuer", "Guideline issuer", {}),
-    ("strength", "Recommendation strength", dict(STRENGTH_CHOICES)),
+    ("kind", _("Kind"), dict(KIND_CHOICES)),
+    ("issuer", _("Guideline issuer"), {}),
+    ("strength", _("Recommendation strength"), dict(STRENGTH_CHOICES)),
 )
 
 

@@ -48,11 +48,13 @@ def record_page(request: HttpRequest, key: str) -> HttpResponse:
     record = _record_or_404(key)
     form = SearchForm(request.GET)
     similar, similar_available = selectors.similar_to(record)
+    explanation, reasons = presenters.explanation_html(record)
     context = {
         "record": record,
         "badge": presenters.badge_for(record),
         "links": presenters.record_links(record),
-        "explanation": presenters.explanation_text(record),
+        "explanation": explanation,
+        "reasons": reasons,
         "prediction": presenters.design_prediction(record),
         "from_search": selectors.breakdown_from_search(record, form),
         "search_query": request.GET.urlencode(),
