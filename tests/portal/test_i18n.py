@@ -75,7 +75,7 @@ def test_error_page_in_chinese(client: Client) -> None:
 
 def test_results_evidence_levels_and_explanations_in_chinese(client: Client, corpus: dict) -> None:
     html = client.get("/search", {"q": "statin"}, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
-    assert "证据级别：系统评价 / 荟萃分析" in html  # the badge's label
+    assert "证据级别：系统评价 / 荟萃分析" in html  # noqa: RUF001 (the badge label)
     assert "条记录" in html and "筛选" in html
     record = client.get(f"/records/{corpus['review'].pmid}", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
-    assert '系统评价 / 荟萃分析：PubMed 出版类型 <span lang="en">Meta-Analysis</span>' in record
+    assert '系统评价 / 荟萃分析：PubMed 出版类型 <span lang="en">Meta-Analysis</span>' in record  # noqa: RUF001
