@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from records.models import EvidenceRecord
 
@@ -14,21 +15,21 @@ AUTHORS_GROUP = "guideline authors"
 
 
 class Decision(models.TextChoices):
-    UNDECIDED = "undecided", "Undecided"
-    INCLUDE = "include", "Include"
-    EXCLUDE = "exclude", "Exclude"
+    UNDECIDED = "undecided", _("Undecided")
+    INCLUDE = "include", _("Include")
+    EXCLUDE = "exclude", _("Exclude")
 
 
 class Certainty(models.TextChoices):
-    HIGH = "high", "High"
-    MODERATE = "moderate", "Moderate"
-    LOW = "low", "Low"
-    VERY_LOW = "very_low", "Very low"
+    HIGH = "high", _("High")
+    MODERATE = "moderate", _("Moderate")
+    LOW = "low", _("Low")
+    VERY_LOW = "very_low", _("Very low")
 
 
 class Role(models.TextChoices):
-    VIEW = "view", "Can view"
-    EDIT = "edit", "Can edit"
+    VIEW = "view", _("Can view")
+    EDIT = "edit", _("Can edit")
 
 
 class Collection(models.Model):

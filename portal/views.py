@@ -22,6 +22,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form, "show_pico": any(request.GET.get(name) for name in selectors.PICO)}
     if not form.is_valid():
         context["errors"] = form.error_messages()
+        context["error_list"] = [
+            (field, form.fields[field].label if field in form.fields else field, messages)
+            for field, messages in context["errors"].items()
+        ]
         return render(request, "portal/search.html", context, status=400)
     if not form.has_query():
         return render(request, "portal/search.html", context)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def result_titles(html: str) -> list[str]:
-    titles = re.findall(r'<h3 class="card-title"><a href="[^"]*">(.*?)</a></h3>', html, flags=re.S)
+    titles = re.findall(r'<h3 class="card-title"[^>]*><a href="[^"]*">(.*?)</a></h3>', html, flags=re.S)
     return [re.sub(r"</?mark>", "", title) for title in titles]
 
 
