@@ -127,7 +127,7 @@ def test_main_pages_in_chinese_show_no_untranslated_english(zh_page: Any, site: 
     visited["collection"] = english_left(page)
 
     leftovers = {name: sorted(set(words)) for name, words in visited.items() if words}
-    print("UNTRANSLATED", leftovers)  # noqa: T201 (shown when the test fails)
+    print("UNTRANSLATED", leftovers)
     assert not leftovers, leftovers
 
 

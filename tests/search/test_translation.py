@@ -18,7 +18,7 @@ def test_chinese_query_becomes_english_terms_by_longest_match() -> None:
 
 
 def test_latin_codes_are_kept_and_unknown_characters_reported() -> None:
-    result = translate_query("HIV阳性者，抗逆转录病毒治疗 龘")
+    result = translate_query("HIV阳性者，抗逆转录病毒治疗 龘")  # noqa: RUF001 (Chinese punctuation on purpose)
     assert result.text.split()[:2] == ["HIV", "positive"]
     assert "antiretroviral therapy" in result.text
     assert result.unknown == ("龘",)
