@@ -196,7 +196,7 @@ SEARCH_RECENCY_WEIGHT = env_float("SEARCH_RECENCY_WEIGHT", 0.05)
 SEARCH_FUSION = env_choice("SEARCH_FUSION", "linear", ("linear", "rrf"))
 SEARCH_LEXICAL_WEIGHT = env_float("SEARCH_LEXICAL_WEIGHT", 0.55)
 # Below this cosine, a query with no lexical match shows "nothing relevant found" (docs/search.md).
-SEARCH_MIN_VECTOR_SIMILARITY = env_float("SEARCH_MIN_VECTOR_SIMILARITY", 0.45)
+SEARCH_MIN_VECTOR_SIMILARITY = env_float("SEARCH_MIN_VECTOR_SIMILARITY", 0.30)
 SEARCH_TITLE_REPEAT = env_int("SEARCH_TITLE_REPEAT", 2, minimum=1)
 SEARCH_ANN_THRESHOLD = env_int("SEARCH_ANN_THRESHOLD", 50_000, minimum=1)
 
