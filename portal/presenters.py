@@ -67,7 +67,9 @@ class Badge:
                 "name": self.name,
                 "percent": round(self.probability * 100),
             }
-        if self.cues:
+        # The cues are words of the (English) abstract: the record page lists them, marked English;
+        # a tooltip in another language leaves them out.
+        if self.cues and (get_language() or "en").startswith("en"):
             text += gettext("; top cues: %(cues)s") % {"cues": ", ".join(self.cues)}
         return text + ")"
 

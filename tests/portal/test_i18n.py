@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,14 @@ from django.utils import translation
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards() -> Iterator[None]:
+    """A request leaves its language active in the thread: give the next test English back."""
+    yield
+    translation.activate("en")
+
 
 PO = REPO_ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 # Entries whose Chinese is the same text (codes and names kept as they are).

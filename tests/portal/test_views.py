@@ -169,7 +169,7 @@ def test_predicted_grade_is_marked_on_the_record_page(client: Client, corpus: di
     html = client.get(f"/records/{corpus['cohort'].pmid}").content.decode()
     assert "(predicted, 81 %, by the classifier)" in html
     assert "Cohort study: 81 %" in html and "Case-control study: 12 %" in html
-    assert "What drove the prediction: &quot;followed&quot;; design cue: cohort design" in html
+    assert 'What drove the prediction: <span lang="en">&quot;followed&quot;; design cue: cohort design</span>' in html
 
 
 def test_retracted_record_page_has_the_banner(client: Client, corpus: dict) -> None:
