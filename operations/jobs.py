@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 
 from operations.context import JobContext
 from operations.models import Job
@@ -191,17 +192,21 @@ def _run_retrain(context: JobContext, params: Params) -> None:
 # --- harvest --------------------------------------------------------------------------------------
 
 
+def _clean_row_choice(params: Params, *, key: str, model: type[models.Model], what: str) -> Params:
+    """Return ``{key: pk}`` for a parameter naming an existing row of ``model``; raise InvalidJobParams."""
+    try:
+        pk = int(params.get(key))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidJobParams(f"choose a {what}") from None
+    if not model._default_manager.filter(pk=pk).exists():
+        raise InvalidJobParams(f"no {what} {pk}")
+    return {key: pk}
+
+
 def _clean_harvest(params: Params) -> Params:
     from ingest.models import SavedQuery
 
-    raw = params.get("saved_query")
-    try:
-        pk = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidJobParams("choose a saved PubMed query") from None
-    if not SavedQuery.objects.filter(pk=pk).exists():
-        raise InvalidJobParams(f"no saved query {pk}")
-    return {"saved_query": pk}
+    return _clean_row_choice(params, key="saved_query", model=SavedQuery, what="saved query")
 
 
 def _run_harvest(context: JobContext, params: Params) -> None:
@@ -271,14 +276,7 @@ def _describe_harvest(params: Params) -> str:
 def _clean_guideline_source(params: Params) -> Params:
     from guidelines.models import GuidelineSource
 
-    raw = params.get("source")
-    try:
-        pk = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidJobParams("choose a guideline source") from None
-    if not GuidelineSource.objects.filter(pk=pk).exists():
-        raise InvalidJobParams(f"no guideline source {pk}")
-    return {"source": pk}
+    return _clean_row_choice(params, key="source", model=GuidelineSource, what="guideline source")
 
 
 def _run_guideline_source(context: JobContext, params: Params) -> None:
