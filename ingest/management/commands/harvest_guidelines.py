@@ -15,8 +15,8 @@ from ingest.guidelines.runs import (
     run_start_guidelines,
 )
 from ingest.harvest import WindowError, parse_day
-from ingest.models import HarvestRun, RunStatus
-from ingest.runs import run_wait
+from ingest.management.waiting import wait_and_report
+from ingest.models import HarvestRun
 
 
 class Command(BaseCommand):
@@ -53,15 +53,9 @@ class Command(BaseCommand):
         self.stdout.write(f"run {run.pk}: {run.query} queued")
         if not options["wait"]:
             return
-        try:
-            run = run_wait(run_id=run.pk, stall_seconds=options["stall_seconds"], timeout=options["timeout"])
-        except TimeoutError as error:
-            raise CommandError(str(error)) from None
-        self.stdout.write(run_counts_line(run))
-        for entry in run.errors[-20:]:
-            self.stderr.write(f"  {entry['where']}: {entry['error']}")
-        if run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"run {run.pk} failed")
+        wait_and_report(
+            self, run.pk, stall_seconds=options["stall_seconds"], timeout=options["timeout"], summary=run_counts_line
+        )
 
     def _start(self, options: dict[str, Any]) -> HarvestRun:
         if options["source"]:

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingest.harvest import PUBMED_EPOCH, Window, WindowError, parse_day
+from ingest.management.waiting import wait_and_report
 from ingest.models import DateType, HarvestRun, SavedQuery
-from ingest.runs import run_start_eutils, run_wait
+from ingest.runs import run_start_eutils
 
 
 def _summary(run: HarvestRun) -> str:
@@ -64,12 +65,6 @@ class Command(BaseCommand):
         self.stdout.write(f"run {run.pk}: {query!r} {options['datetype']} {window} queued")
         if not options["wait"]:
             return
-        try:
-            run = run_wait(run_id=run.pk, stall_seconds=options["stall_seconds"], timeout=options["timeout"])
-        except TimeoutError as error:
-            raise CommandError(str(error)) from None
-        self.stdout.write(_summary(run))
-        for entry in run.errors[-20:]:
-            self.stderr.write(f"  {entry['where']}: {entry['error']}")
-        if run.status != "succeeded":
-            raise CommandError(f"run {run.pk} failed")
+        wait_and_report(
+            self, run.pk, stall_seconds=options["stall_seconds"], timeout=options["timeout"], summary=_summary
+        )
