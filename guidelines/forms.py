@@ -6,17 +6,18 @@ from datetime import date
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
 
 from guidelines.uploads import UPLOAD_SUFFIXES, size_limit_message, upload_max_bytes
 
 
 class GuidelineUploadForm(forms.Form):
-    document = forms.FileField(help_text="PDF, HTML or DOCX")
-    title = forms.CharField(max_length=500)
-    issuer = forms.CharField(max_length=255, label="Issuing body")
-    year = forms.IntegerField(min_value=1900, max_value=date.today().year + 1)
-    url = forms.URLField(required=False, max_length=500, label="Source URL", assume_scheme="https")
-    version = forms.CharField(required=False, max_length=64)
+    document = forms.FileField(label=_("Document"), help_text=_("PDF, HTML or DOCX"))
+    title = forms.CharField(max_length=500, label=_("Title"))
+    issuer = forms.CharField(max_length=255, label=_("Issuing body"))
+    year = forms.IntegerField(min_value=1900, max_value=date.today().year + 1, label=_("Year"))
+    url = forms.URLField(required=False, max_length=500, label=_("Source URL"), assume_scheme="https")
+    version = forms.CharField(required=False, max_length=64, label=_("Version"))
 
     def clean_document(self) -> UploadedFile:
         document: UploadedFile = self.cleaned_data["document"]
