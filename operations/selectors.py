@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from operations.models import ACTIVE_STATUSES, AuditEntry, Job, JobStatus, WorkerBeat
 from operations.registry import job_kind
@@ -130,7 +131,9 @@ def last_harvests() -> list[dict[str, Any]]:
         (f"PubMed: {saved.name}", saved.runs.order_by("-created_at").first())
         for saved in SavedQuery.objects.order_by("name")
     ]
-    sources.append(("PubMed bulk files", HarvestRun.objects.filter(source="files").order_by("-created_at").first()))
+    sources.append(
+        (gettext("PubMed bulk files"), HarvestRun.objects.filter(source="files").order_by("-created_at").first())
+    )
     for name, run in sources:
         if run is None:
             out.append({"source": name, "run": None})

@@ -41,6 +41,12 @@ KEPT = {
     "JSON",
     "PrEP",
     "HIV",
+    "PDF",
+    "DOCX",
+    "OCR",
+    "KB",
+    "MB",
+    "GB",
 }
 
 # Visible and screen-reader text outside elements marked lang="en" (record content).
@@ -141,3 +147,38 @@ def test_language_switch_is_remembered_across_pages(page: Any, site: tuple[str, 
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.goto(base + "/search?q=statin")
     assert "检索" in page.locator("button.button").first.inner_text()
+
+
+def test_guideline_account_and_operations_pages_in_chinese(zh_page: Any, site: tuple[str, dict]) -> None:
+    from tests.curation.conftest import make_user
+    from tests.guidelines.corpus import statin_guideline, store_and_index
+
+    base, _ = site
+    page = zh_page
+    visited = {}
+    guideline = store_and_index(statin_guideline(), vectors=False)
+    page.goto(f"{base}/guidelines/{guideline.pk}/")
+    assert page.locator("h1.record-title").get_attribute("lang") == "en"
+    assert "临床实践指南" in page.content()
+    visited["guideline"] = english_left(page)
+    page.goto(base + "/accounts/password_reset/")
+    assert page.locator("h1").inner_text() == "重置密码"
+    visited["password reset"] = english_left(page)
+
+    staff = make_user("sam")
+    staff.is_staff = True
+    staff.save()
+    page.goto(base + "/accounts/login/?next=/guidelines/upload/")
+    page.fill("#id_username", "sam")
+    page.fill("#id_password", "pw-sam")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(f"{base}/guidelines/upload/")
+    assert page.locator("h1").inner_text() == "上传指南"
+    visited["guideline upload"] = english_left(page)
+    page.goto(base + "/ops/")
+    assert page.locator("h1").inner_text() == "运维"
+    visited["operations"] = english_left(page)
+
+    leftovers = {name: sorted(set(words)) for name, words in visited.items() if words}
+    print("UNTRANSLATED", leftovers)
+    assert not leftovers, leftovers
