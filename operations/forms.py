@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from guidelines.models import GuidelineSource
 from ingest.models import DateType, SavedQuery
@@ -14,39 +16,51 @@ from search.embeddings import RUNTIMES
 
 
 class JobSearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(required=False, max_length=200, label=_("Search"))
     kind = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *JobStatus.choices])
+    status = forms.ChoiceField(required=False, choices=[("", _("any status")), *JobStatus.choices])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "any kind"), *((k.name, k.label) for k in job_kinds())]  # type: ignore[attr-defined]
+        self.fields["kind"].choices = [("", _("any kind")), *((k.name, gettext(k.label)) for k in job_kinds())]  # type: ignore[attr-defined]
 
 
 class ReembedForm(forms.Form):
-    model = forms.CharField(max_length=200, label="Model")
-    runtime = forms.ChoiceField(choices=[(r, r) for r in RUNTIMES], label="Runtime")
+    model = forms.CharField(max_length=200, label=_("Model"))
+    runtime = forms.ChoiceField(choices=[(r, r) for r in RUNTIMES], label=_("Runtime"))
 
 
 class SavedQueryForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    query = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
-    datetype = forms.ChoiceField(choices=DateType.choices, initial=DateType.MODIFICATION)
+    name = forms.CharField(max_length=200, label=_("Name"))
+    query = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}), label=_("Query"))
+    datetype = forms.ChoiceField(
+        choices=[(value, _(name)) for value, name in DateType.choices],  # the labels are in the catalogue
+        initial=DateType.MODIFICATION,
+        label=_("Date type"),
+    )
 
 
 class ScheduleForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    kind = forms.ChoiceField(label="Job")
+    name = forms.CharField(max_length=200, label=_("Name"))
+    kind = forms.ChoiceField(label=_("Job"))
     saved_query = forms.ModelChoiceField(
-        queryset=SavedQuery.objects.order_by("name"), required=False, help_text="for a harvest"
+        queryset=SavedQuery.objects.order_by("name"),
+        required=False,
+        label=_("Saved query"),
+        help_text=_("for a harvest"),
     )
     guideline_source = forms.ModelChoiceField(
-        queryset=GuidelineSource.objects.order_by("name"), required=False, help_text="for a guideline harvest"
+        queryset=GuidelineSource.objects.order_by("name"),
+        required=False,
+        label=_("Guideline source"),
+        help_text=_("for a guideline harvest"),
     )
-    every_hours = forms.IntegerField(required=False, min_value=1, label="Every (hours)")
-    cron = forms.CharField(required=False, max_length=100, label="or cron", help_text="minute hour day month weekday")
-    enabled = forms.BooleanField(required=False, initial=True)
+    every_hours = forms.IntegerField(required=False, min_value=1, label=_("Every (hours)"))
+    cron = forms.CharField(
+        required=False, max_length=100, label=_("or cron"), help_text=_("minute hour day month weekday")
+    )
+    enabled = forms.BooleanField(required=False, initial=True, label=_("Enabled"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(k.name, k.label) for k in job_kinds() if k.schedulable]  # type: ignore[attr-defined]
+        self.fields["kind"].choices = [(k.name, gettext(k.label)) for k in job_kinds() if k.schedulable]  # type: ignore[attr-defined]

@@ -181,8 +181,9 @@ def ops_state() -> dict[str, Any]:
 
 
 def job_label(job: Job) -> str:
+    """The kind's label in the active language (English outside a request)."""
     kind = job_kind_or_none(job.kind)
-    return kind.label if kind else job.kind
+    return gettext(kind.label) if kind else job.kind
 
 
 def job_summary(job: Job) -> dict[str, Any]:

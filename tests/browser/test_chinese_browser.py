@@ -47,6 +47,10 @@ KEPT = {
     "KB",
     "MB",
     "GB",
+    "Celery",
+    "beat",
+    "cron",
+    "Entrez",
 }
 
 # Visible and screen-reader text outside elements marked lang="en" (record content).
@@ -178,6 +182,8 @@ def test_guideline_account_and_operations_pages_in_chinese(zh_page: Any, site: t
     page.goto(base + "/ops/")
     assert page.locator("h1").inner_text() == "运维"
     visited["operations"] = english_left(page)
+    page.goto(base + "/ops/sources/")
+    visited["operations sources"] = english_left(page)
 
     leftovers = {name: sorted(set(words)) for name, words in visited.items() if words}
     print("UNTRANSLATED", leftovers)
