@@ -18,10 +18,12 @@ from search.embeddings import RUNTIMES
 class JobSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label=_("Search"))
     kind = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(required=False, choices=[("", _("any status")), *JobStatus.choices])
+    status = forms.ChoiceField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Job states as the tables show them (lower case, in the active language).
+        self.fields["status"].choices = [("", gettext("any status")), *((v, gettext(v)) for v in JobStatus.values)]  # type: ignore[attr-defined]
         self.fields["kind"].choices = [("", _("any kind")), *((k.name, gettext(k.label)) for k in job_kinds())]  # type: ignore[attr-defined]
 
 

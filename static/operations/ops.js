@@ -9,7 +9,7 @@
   function list(el, entries) {
     if (!el) { return; }
     el.textContent = "";
-    if (!entries.length) { var none = document.createElement("li"); none.textContent = "none"; el.appendChild(none); return; }
+    if (!entries.length) { var none = document.createElement("li"); none.textContent = el.getAttribute("data-empty") || "none"; el.appendChild(none); return; }
     entries.forEach(function (entry) { var li = document.createElement("li"); li.textContent = entry; el.appendChild(li); });
   }
 
@@ -27,13 +27,13 @@
       bar.textContent = Number(job.percent).toFixed(1) + " %";
     }
     box.setAttribute("data-job-status", job.status);
-    text(field("status"), job.status);
+    text(field("status"), job.status_text || job.status);
     text(field("phase"), job.phase);
     text(field("percent"), Number(job.percent).toFixed(1) + " %");
     text(field("done"), job.done);
     text(field("total"), job.total);
     text(field("rate"), job.rate);
-    text(field("seconds_left"), job.seconds_left === null ? "" : job.seconds_left + " s left");
+    text(field("seconds_left"), job.seconds_left === null ? "" : (job.seconds_left_text || job.seconds_left + " s left"));
     var status = field("status");
     if (status) { status.className = "job-status job-status--" + job.status; }
     var cancel = box.querySelector(".job-cancel");
@@ -44,7 +44,8 @@
     text(page.querySelector('[data-field="finished_at"]'), job.finished_at || "—");
     text(page.querySelector('[data-field="duration_seconds"]'), job.duration_seconds === null ? "—" : job.duration_seconds);
     text(page.querySelector('[data-field="worker"]'), job.worker || "—");
-    if (job.live_generation !== undefined) { text(page.querySelector('[data-field="live_generation"]'), job.live_generation || "none yet"); }
+    var live = page.querySelector('[data-field="live_generation"]');
+    if (job.live_generation !== undefined && live) { text(live, job.live_generation || live.getAttribute("data-empty") || "none yet"); }
     list(page.querySelector('[data-field="counts"]'), pairs(job.counts));
     list(page.querySelector('[data-field="result"]'), pairs(job.result));
     list(page.querySelector('[data-field="errors"]'), job.errors || []);

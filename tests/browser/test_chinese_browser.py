@@ -184,6 +184,16 @@ def test_guideline_account_and_operations_pages_in_chinese(zh_page: Any, site: t
     visited["operations"] = english_left(page)
     page.goto(base + "/ops/sources/")
     visited["operations sources"] = english_left(page)
+    from operations import services
+
+    job = services.job_start(kind="rebuild_index", user=staff, enqueue=False)
+    page.goto(f"{base}/ops/jobs/{job.pk}/")
+    assert page.locator('[data-field="status"]').inner_text() == "排队中"
+    visited["operations job"] = english_left(page)
+    page.goto(base + "/ops/jobs/")
+    visited["operations history"] = english_left(page)
+    page.goto(base + "/ops/audit/")
+    visited["operations audit"] = english_left(page)
 
     leftovers = {name: sorted(set(words)) for name, words in visited.items() if words}
     print("UNTRANSLATED", leftovers)
