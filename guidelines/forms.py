@@ -6,9 +6,10 @@ from datetime import date
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from guidelines.uploads import UPLOAD_SUFFIXES, size_limit_message, upload_max_bytes
+from guidelines.uploads import UPLOAD_SUFFIXES, upload_max_bytes
 
 
 class GuidelineUploadForm(forms.Form):
@@ -23,8 +24,11 @@ class GuidelineUploadForm(forms.Form):
         document: UploadedFile = self.cleaned_data["document"]
         name = document.name or "document"
         if not name.lower().endswith(UPLOAD_SUFFIXES):
-            raise forms.ValidationError(f"{name}: not a PDF, HTML or DOCX file")
+            raise forms.ValidationError(gettext("%(name)s: not a PDF, HTML or DOCX file") % {"name": name})
         limit = upload_max_bytes()
         if document.size is not None and document.size > limit:
-            raise forms.ValidationError(size_limit_message(name=name, size=document.size, limit=limit))
+            message = gettext(
+                "%(name)s is %(size)s bytes, over the size limit of %(limit)s bytes (GUIDELINE_MAX_BYTES)"
+            )
+            raise forms.ValidationError(message % {"name": name, "size": f"{document.size:,}", "limit": f"{limit:,}"})
         return document

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_http_methods
 
 from curation.permissions import is_author
@@ -15,11 +17,11 @@ from guidelines.uploads import guideline_upload
 from ingest.guidelines.types import GuidelineParseError
 
 OUTCOME_WORDS = {
-    "new": "stored as a new guideline",
-    "updated": "updated",
-    "unchanged": "already held, unchanged",
-    "new_version": "stored as a new version; the older one is now superseded",
-    "older_version": "stored as an older version of a guideline already held",
+    "new": N_("stored as a new guideline"),
+    "updated": N_("updated"),
+    "unchanged": N_("already held, unchanged"),
+    "new_version": N_("stored as a new version; the older one is now superseded"),
+    "older_version": N_("stored as an older version of a guideline already held"),
 }
 
 
@@ -27,7 +29,7 @@ OUTCOME_WORDS = {
 @require_http_methods(["GET", "POST"])
 def guideline_upload_view(request: HttpRequest) -> HttpResponse:
     if not is_author(request.user):
-        raise PermissionDenied("Only guideline authors and staff can upload guidelines.")
+        raise PermissionDenied(gettext("Only guideline authors and staff can upload guidelines."))
     form = GuidelineUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -44,8 +46,11 @@ def guideline_upload_view(request: HttpRequest) -> HttpResponse:
         except GuidelineParseError as error:
             form.add_error("document", str(error))
         else:
-            words = OUTCOME_WORDS.get(result.outcome, result.outcome)
-            messages.success(request, f"“{data['title']}”: {words}, {result.recommendations} recommendation(s).")
+            words = gettext(OUTCOME_WORDS[result.outcome]) if result.outcome in OUTCOME_WORDS else result.outcome
+            message = gettext("“%(title)s”: %(words)s, %(count)s recommendation(s).")
+            messages.success(
+                request, message % {"title": data["title"], "words": words, "count": result.recommendations}
+            )
             return redirect("guideline-upload")
     status = 400 if request.method == "POST" else 200
     return render(request, "guidelines/upload.html", {"form": form}, status=status)

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import translation
 
 from curation.models import AUTHORS_GROUP
 from guidelines.models import Guideline
@@ -65,6 +66,16 @@ def test_file_that_is_not_pdf_html_or_docx_is_refused(author_client) -> None:
     assert response.status_code == 400
     assert "not a PDF, HTML or DOCX file" in response.content.decode()
     assert not Guideline.objects.exists()
+
+
+def test_refused_upload_says_why_in_chinese(author_client) -> None:
+    document = SimpleUploadedFile("notes.txt", b"We recommend rest.", content_type="text/plain")
+    response = author_client.post(UPLOAD_URL, {**METADATA, "document": document}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "notes.txt：不是 PDF、HTML 或 DOCX 文件" in html and "上传指南" in html  # noqa: RUF001
+    assert not Guideline.objects.exists()
+    translation.activate("en")  # the request left Chinese active in this thread
 
 
 def test_upload_without_title_or_year_is_refused(author_client) -> None:
