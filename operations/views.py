@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from operations import schedules as schedule_services
@@ -89,7 +90,7 @@ def job_start(request: HttpRequest) -> HttpResponse:
     except services.JobConflict as conflict:
         return render(request, "operations/conflict.html", {"job": selectors.job_summary(conflict.job)}, status=409)
     except InvalidJobParams as error:
-        messages.error(request, f"Not started: {error}")
+        messages.error(request, gettext("Not started: %(error)s") % {"error": error})
         return redirect("operations:dashboard")
     return redirect("operations:job", pk=job.pk)
 
@@ -139,7 +140,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     services.job_cancel(job_id=job.pk, user=request.user)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(selectors.job_summary(_job(pk)))
-    messages.info(request, f"Job {job.pk}: cancel requested")
+    messages.info(request, gettext("Job %(id)s: cancel requested") % {"id": job.pk})
     return redirect("operations:job", pk=job.pk)
 
 
@@ -157,7 +158,7 @@ def sources(request: HttpRequest) -> HttpResponse:
         if query_form.is_valid():
             try:
                 services.saved_query_save(user=request.user, **query_form.cleaned_data)
-                messages.success(request, "Saved query saved")
+                messages.success(request, gettext("Saved query saved"))
                 return redirect("operations:sources")
             except InvalidJobParams as error:
                 query_form.add_error(None, str(error))
@@ -182,7 +183,7 @@ def sources(request: HttpRequest) -> HttpResponse:
                     if request.POST.get("schedule_id", "").isdigit()
                     else None,
                 )
-                messages.success(request, "Schedule saved")
+                messages.success(request, gettext("Schedule saved"))
                 return redirect("operations:sources")
             except InvalidJobParams as error:
                 schedule_form.add_error(None, str(error))
@@ -213,7 +214,7 @@ def sources(request: HttpRequest) -> HttpResponse:
 @staff_required
 def schedule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if schedule_services.schedule_delete(schedule_id=pk, user=request.user):
-        messages.success(request, "Schedule deleted")
+        messages.success(request, gettext("Schedule deleted"))
     return redirect("operations:sources")
 
 

@@ -93,6 +93,23 @@ def test_a_second_rebuild_is_refused_with_a_link_to_the_running_one(
     assert refused.result.startswith(f"refused: job {queued_job.pk} holds")
 
 
+def test_refusal_and_cancel_messages_in_chinese(client: Client, staff: User, queued_job: Job) -> None:
+    from django.urls import reverse
+    from django.utils import translation
+
+    client.force_login(staff)
+    try:
+        response = client.post("/ops/jobs/start", {"kind": "rebuild_index"}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+        html = response.content.decode()
+        assert response.status_code == 409
+        assert "已在运行" in html and "已有一个“重建索引”任务处于排队中状态" in html
+        cancel = reverse("operations:cancel", args=[queued_job.pk])
+        response = client.post(cancel, follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+        assert f"任务 {queued_job.pk}：已请求取消" in response.content.decode()  # noqa: RUF001
+    finally:
+        translation.activate("en")  # a request leaves its language active in the thread
+
+
 def test_bad_job_parameters_are_refused_with_a_message_and_nothing_is_queued(
     client: Client, staff: User, own_index: Any
 ) -> None:
