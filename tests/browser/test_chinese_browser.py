@@ -179,6 +179,13 @@ def test_guideline_account_and_operations_pages_in_chinese(zh_page: Any, site: t
     page.wait_for_url(f"{base}/guidelines/upload/")
     assert page.locator("h1").inner_text() == "上传指南"
     visited["guideline upload"] = english_left(page)
+    page.goto(base + "/accounts/tokens/")
+    page.fill("#token-name", "脚本")
+    page.locator("form.inline button[type=submit]").last.click()
+    page.wait_for_selector("p[role=status]")
+    visited["API tokens"] = english_left(page)
+    page.goto(base + "/accounts/password_change/")
+    visited["password change"] = english_left(page)
     page.goto(base + "/ops/")
     assert page.locator("h1").inner_text() == "运维"
     visited["operations"] = english_left(page)
