@@ -427,9 +427,6 @@ def guidelines_store(
     return counts
 
 
-GUIDELINE_PUBLICATION_TYPES = frozenset({"practice guideline", "guideline", "consensus development conference"})
-
-
 def _parsed_from_stored(record: EvidenceRecord) -> ParsedRecord:
     """Return the parts of a stored PubMed record that the PubMed guideline reader reads."""
     sections = tuple(
@@ -462,14 +459,13 @@ def guidelines_from_pubmed(*, record_ids: Sequence[int]) -> list[int]:
     A hand-off stage: returns the ids of the recommendation records it changed, after handing
     them on to grading and indexing itself.
     """
-    from ingest.guidelines.pubmed import guideline_from_pubmed
+    from ingest.guidelines.pubmed import guideline_from_pubmed, is_guideline_type
     from ingest.pipeline import records_changed
 
     changed: list[int] = []
     records = EvidenceRecord.objects.filter(id__in=list(record_ids), source="pubmed", deleted_at__isnull=True)
     for record in records.iterator():
-        types = {str(t).lower() for t in record.publication_types or []}
-        if not types & GUIDELINE_PUBLICATION_TYPES:
+        if not is_guideline_type(record.publication_types or []):
             continue
         parsed = guideline_from_pubmed(_parsed_from_stored(record))
         if parsed is not None:

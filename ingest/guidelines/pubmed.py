@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ingest.guidelines.splitter import split_guideline_text
 from ingest.guidelines.types import ParsedGuideline
@@ -17,10 +18,15 @@ def _year(raw: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def is_guideline_type(publication_types: Iterable[str]) -> bool:
+    """True when the publication types mark a guideline or consensus statement."""
+    types = {str(t).strip().lower() for t in publication_types}
+    return bool(types & GUIDELINE_TYPES) or any(t.startswith("consensus development conference") for t in types)
+
+
 def is_guideline_record(record: ParsedRecord) -> bool:
     """True when PubMed types the record as a guideline or consensus statement."""
-    types = {t.strip().lower() for t in record.publication_types}
-    return bool(types & GUIDELINE_TYPES) or any(t.startswith("consensus development conference") for t in types)
+    return is_guideline_type(record.publication_types)
 
 
 def guideline_from_pubmed(record: ParsedRecord) -> ParsedGuideline | None:
