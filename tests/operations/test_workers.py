@@ -41,9 +41,9 @@ def corpus(n: int, *, vectors: bool = False) -> list[EvidenceRecord]:
 def test_a_rebuild_moves_from_0_to_done_over_the_worker(ops_env: HarvestEnv) -> None:
     corpus(40)
     before = rebuild_index().generation
-    ops_env.start_worker()
     started = job_start(kind="rebuild_index", params={"batch_size": 4}, label="test")
     seen = [(job_summary(job(started.pk))["percent"], job(started.pk).status)]
+    ops_env.start_worker()
     finished = job_wait(
         job_id=started.pk,
         poll_seconds=0.05,
