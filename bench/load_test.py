@@ -3,8 +3,11 @@
 Builds (or reuses) a data dir of N records with an embedded index (text + vectors) exactly as
 ``bench/portal.py`` does, starts the portal the way ``make run`` does (gunicorn, one
 single-threaded worker per core, and a Celery worker), warms it, then for each client count runs
-Locust's closed-loop users (no think time) for a warm-up and a measured period. The mix, by weight:
-search page 45, search page with filters 10, search API 20, record page 15, record API 10.
+Locust's users for a warm-up and a measured period. Each user waits a think time between its
+requests, uniform in ``--think MIN,MAX`` seconds (default 1,5: a doctor reads a page before the
+next click; ``--think 0`` gives closed-loop users that fire back to back, a saturation test in
+which latency grows with the client count by construction). The mix, by weight: search page 45,
+search page with filters 10, search API 20, record page 15, record API 10.
 
 Reported per client count: p50/p95/p99 (ms) overall and per request kind, requests/s, error rate;
 the p95 ratio of the largest client count to the smallest; and the resident memory (RSS) of every
@@ -44,16 +47,18 @@ RECORD_BASE_PMID = 50_000_000  # the ids bench/portal.py's build gives its recor
 # --- the load generator (child process) ----------------------------------------------------------
 
 
-def run_locust(url: str, clients: int, warmup: float, duration: float, size: int, queries: list[str]) -> dict:  # type: ignore[type-arg]
+def run_locust(
+    url: str, clients: int, warmup: float, duration: float, size: int, queries: list[str], think: list[float]
+) -> dict:  # type: ignore[type-arg]
     import gevent
-    from locust import HttpUser, constant, task
+    from locust import HttpUser, between, task
     from locust.env import Environment
 
     def pmid() -> str:
         return str(RECORD_BASE_PMID + random.randrange(size))
 
     class Clinician(HttpUser):
-        wait_time = constant(0)
+        wait_time = between(*think)
         host = url
 
         @task(MIX["search page"])
@@ -185,6 +190,7 @@ def main() -> None:
     parser.add_argument("--clients", default="8,32", help="comma-separated client counts")
     parser.add_argument("--duration", type=float, default=600.0, help="measured seconds per client count")
     parser.add_argument("--warmup", type=float, default=60.0, help="unmeasured seconds before each measurement")
+    parser.add_argument("--think", default="1,5", help="think time MIN,MAX seconds between a user's requests; 0 = none")
     parser.add_argument("--base", type=int, default=1000)
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -193,6 +199,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--locust-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    think = [float(part) for part in args.think.split(",")] * 2
+    think = think[:2]
 
     if args.locust_child:
         spec = json.loads(Path(args.locust_child).read_text())
@@ -223,7 +231,7 @@ def main() -> None:
 
     django.setup()
     base, queries = load_scifact(SHARED_DATA / "scifact", args.base)
-    result: dict[str, Any] = {"size": args.size, "duration_s": args.duration, "warmup_s": args.warmup}
+    result: dict[str, Any] = {"size": args.size, "duration_s": args.duration, "warmup_s": args.warmup, "think_s": think}
     if args.reuse:
         from django.core.management import call_command
 
@@ -254,6 +262,7 @@ def main() -> None:
                         "duration": args.duration,
                         "size": args.size,
                         "queries": queries[16:],
+                        "think": think,
                     }
                 )
             )
@@ -282,7 +291,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"Load test: {args.size} records, gunicorn {args.workers}x1 + a Celery worker, closed-loop Locust users")
+    users = f"think time {think[0]:g}-{think[1]:g} s" if think[1] else "closed-loop (no think time)"
+    print(f"Load test: {args.size} records, gunicorn {args.workers}x1 + a Celery worker, Locust users, {users}")
     print(f"warm-up {args.warmup:.0f} s, then {args.duration:.0f} s measured per client count; mix {MIX}")
     for clients in counts:
         run = result["runs"][clients]

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evidence_portal.settings")
 
 app = Celery("evidence_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def stop_when_a_service_is_missing(**_: Any) -> None:
+    """A worker whose database, Redis, broker or search backend does not answer stops with one line."""
+    from evidence_portal.preflight import exit_on_problems
+
+    exit_on_problems("Celery worker")

@@ -26,6 +26,22 @@ class PrivateAccessLogger(Logger):
 logger_class = PrivateAccessLogger
 
 
+def on_starting(server: Any) -> None:
+    """Stop before any worker starts when the database, Redis, the broker or search does not answer."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evidence_portal.settings")
+    django.setup()
+    from django.db import connections
+
+    from evidence_portal.preflight import exit_on_problems
+
+    exit_on_problems("gunicorn")
+    connections.close_all()  # the workers fork from here: no connection may be shared
+
+
 def post_worker_init(worker: Any) -> None:
     from threadpoolctl import threadpool_limits
 

@@ -2,11 +2,15 @@
 backend. Each problem is one line naming the setting, so a process manager's log says what to fix.
 
 ``manage.py preflight`` runs them (the production start scripts call it before they start
-anything); ``manage.py`` itself turns a database that cannot be reached into the same kind of line.
+anything); gunicorn (``evidence_portal/gunicorn_conf.py``) and every Celery worker
+(``evidence_portal/celery.py``) run them at start-up and stop with those lines instead of
+starting half-configured; ``manage.py`` itself turns a database that cannot be reached into the
+same kind of line.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -98,3 +102,13 @@ def problems() -> list[str]:
         checks.append(lambda: redis_problem("REDIS_URL", str(settings.REDIS_URL)))
     checks += [broker_problem, search_problem]
     return [problem for check in checks if (problem := check())]
+
+
+def exit_on_problems(process: str) -> None:
+    """Write every start-up problem to stderr, one line each, and exit 3; return when there is none."""
+    found = problems()
+    if found:
+        for line in found:
+            sys.stderr.write(f"{process} not started: {line}\n")
+        sys.stderr.flush()
+        raise SystemExit(3)

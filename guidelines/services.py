@@ -418,13 +418,18 @@ def guidelines_store(
 ) -> GuidelineCounts:
     """Store each parsed guideline or deletion (one transaction each); add to ``counts``."""
     for item in items:
-        if isinstance(item, DeletedGuideline):
-            counts.add(guideline_delete(deleted=item, deleted_at=harvested_at))
-        else:
-            counts.add(
-                guideline_store(parsed=item, harvested_at=harvested_at), recommendations=len(item.recommendations)
-            )
+        guideline_store_item(item=item, harvested_at=harvested_at, counts=counts)
     return counts
+
+
+def guideline_store_item(
+    *, item: ParsedGuideline | DeletedGuideline, harvested_at: datetime, counts: GuidelineCounts
+) -> None:
+    """Store one parsed guideline, or apply one deletion; add the outcome to ``counts``."""
+    if isinstance(item, DeletedGuideline):
+        counts.add(guideline_delete(deleted=item, deleted_at=harvested_at))
+    else:
+        counts.add(guideline_store(parsed=item, harvested_at=harvested_at), recommendations=len(item.recommendations))
 
 
 def _parsed_from_stored(record: EvidenceRecord) -> ParsedRecord:

@@ -266,11 +266,16 @@ def _cancel_harvest(job: Job) -> None:
     )
 
 
+def _describe_row_choice(params: Params, *, key: str, model: type[models.Model], what: str) -> str:
+    """Name the row a parameter chose (``saved query 'Statins'``), or its id when it is gone."""
+    row = model._default_manager.filter(pk=int(params.get(key) or 0)).first()
+    return f"{what} {row.name!r}" if row else f"{what} {params.get(key)}"  # type: ignore[attr-defined]
+
+
 def _describe_harvest(params: Params) -> str:
     from ingest.models import SavedQuery
 
-    saved = SavedQuery.objects.filter(pk=int(params.get("saved_query") or 0)).first()
-    return f"saved query {saved.name!r}" if saved else f"saved query {params.get('saved_query')}"
+    return _describe_row_choice(params, key="saved_query", model=SavedQuery, what="saved query")
 
 
 def _clean_guideline_source(params: Params) -> Params:
@@ -290,8 +295,7 @@ def _run_guideline_source(context: JobContext, params: Params) -> None:
 def _describe_guideline_source(params: Params) -> str:
     from guidelines.models import GuidelineSource
 
-    source = GuidelineSource.objects.filter(pk=int(params.get("source") or 0)).first()
-    return f"guideline source {source.name!r}" if source else f"guideline source {params.get('source')}"
+    return _describe_row_choice(params, key="source", model=GuidelineSource, what="guideline source")
 
 
 REBUILD = register_job_kind(

@@ -1,10 +1,15 @@
 """Settings for the test suite: the real settings module, with a throwaway data dir."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-0123456789")
-os.environ.setdefault("EVIDENCE_DATA_DIR", tempfile.mkdtemp(prefix="evidence-test-"))
+if "EVIDENCE_DATA_DIR" not in os.environ:
+    # Made by the process that runs the tests; the workers it starts inherit it. Removed at exit.
+    os.environ["EVIDENCE_DATA_DIR"] = tempfile.mkdtemp(prefix="evidence-test-")
+    atexit.register(shutil.rmtree, os.environ["EVIDENCE_DATA_DIR"], ignore_errors=True)
 
 from evidence_portal.settings import *  # noqa: F403
 

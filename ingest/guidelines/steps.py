@@ -57,17 +57,14 @@ def _store(run: HarvestRun, items: Iterable[ParsedGuideline | DeletedGuideline],
     One document that cannot be stored is recorded in the run's errors and counted failed; the
     others are stored.
     """
-    from guidelines.services import GuidelineCounts, guideline_delete, guideline_store
+    from guidelines.services import GuidelineCounts, guideline_store_item
 
     counts = GuidelineCounts()
     now = timezone.now()
     failed = 0
     for item in items:
         try:
-            if isinstance(item, DeletedGuideline):
-                counts.add(guideline_delete(deleted=item, deleted_at=now))
-            else:
-                counts.add(guideline_store(parsed=item, harvested_at=now), recommendations=len(item.recommendations))
+            guideline_store_item(item=item, harvested_at=now, counts=counts)
         except (ValueError, DatabaseError) as error:
             failed += 1
             record_error(run, f"{where} {item.source_id}", f"{type(error).__name__}: {error}")

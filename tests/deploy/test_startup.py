@@ -155,3 +155,26 @@ def test_preflight_passes_when_every_service_answers(tmp_path: Path, redis_url: 
     result = _manage(env, "preflight")
     assert result.returncode == 0, result.stderr
     assert "database, broker and search backend answer" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "celery", "-A", "evidence_portal", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+        ["-m", "gunicorn", "evidence_portal.wsgi", "--config", "python:evidence_portal.gunicorn_conf", "--bind"],
+    ],
+    ids=["celery-worker", "gunicorn"],
+)
+def test_a_worker_or_gunicorn_with_redis_down_stops_with_one_line(tmp_path: Path, command: list[str]) -> None:
+    port = _free_port()  # nothing listens there
+    if command[-1] == "--bind":
+        command = [*command, f"127.0.0.1:{_free_port()}"]
+    env = _env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    result = subprocess.run(
+        [sys.executable, *command], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    expected = f"REDIS_URL: cannot reach Redis at 127.0.0.1:{port}: Error 111 connecting to 127.0.0.1:{port}."
+    assert [line for line in result.stderr.splitlines() if "not started: " in line] == [
+        f"{'gunicorn' if 'gunicorn' in command[1] else 'Celery worker'} not started: {expected} Connection refused."
+    ]
