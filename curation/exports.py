@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from curation.models import Collection, CollectionItem, Snapshot, SnapshotItem
 from curation.selectors import collection_items, snapshot_items
 from records.citations import BIBTEX_MEDIA_TYPE, RIS_MEDIA_TYPE, records_to_bibtex, records_to_ris
@@ -175,7 +177,7 @@ def evidence_table(rows: Sequence[ExportRow]) -> list[TableGroup]:
     for info in LEVELS:
         members = [row for row in rows if level_info(row.record.evidence_level).level == info.level]
         if members:
-            groups.append(TableGroup(level=info.level.value, name=info.name, rows=members))
+            groups.append(TableGroup(level=info.level.value, name=gettext(info.name), rows=members))
     return groups
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
 from curation.models import (
     AuditEvent,
@@ -118,7 +119,7 @@ def summarise(levels: list[str | None], decisions: list[str]) -> CollectionSumma
     return CollectionSummary(
         total=len(decisions),
         by_level=[
-            (info.level.value, info.name, level_counts[info.level.value])
+            (info.level.value, gettext(info.name), level_counts[info.level.value])
             for info in LEVELS
             if level_counts[info.level.value]
         ],

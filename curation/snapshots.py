@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext
 
 from curation.models import Collection, Snapshot, SnapshotItem
 from curation.permissions import Access, InvalidInput, UserLike, require_access
@@ -138,13 +139,16 @@ class ItemStatus:
 
     @property
     def flags(self) -> list[str]:
+        """What changed since the snapshot, in the active language."""
         labels = []
         if self.retracted_since:
-            labels.append("retracted since this snapshot")
+            labels.append(gettext("retracted since this snapshot"))
         if self.revised_since:
-            labels.append(f"revised since this snapshot (now version {self.current_version})")
+            labels.append(
+                gettext("revised since this snapshot (now version %(version)s)") % {"version": self.current_version}
+            )
         if self.withdrawn_since:
-            labels.append("withdrawn from the source since this snapshot")
+            labels.append(gettext("withdrawn from the source since this snapshot"))
         return labels
 
 

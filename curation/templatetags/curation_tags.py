@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import gettext
 
 from curation.permissions import is_author
 from curation.selectors import collections_editable_by
@@ -15,8 +16,8 @@ register = template.Library()
 
 @register.filter
 def level_name(level: str | None) -> str:
-    """Return the evidence level's short name ("RCT", "Cohort", "Unknown")."""
-    return level_info(level).short_name
+    """Return the evidence level's short name ("RCT", "Cohort", "Unknown") in the active language."""
+    return gettext(level_info(level).short_name)
 
 
 @register.simple_tag(takes_context=True)
@@ -38,6 +39,14 @@ def certainty_label(value: str) -> str:
     from curation.models import Certainty
 
     return str(Certainty(value).label) if value in Certainty.values else ""
+
+
+@register.filter
+def decision_label(value: str) -> str:
+    """Return the screening decision's label ("Include") in the active language."""
+    from curation.models import Decision
+
+    return str(Decision(value).label) if value in Decision.values else value
 
 
 @register.filter
