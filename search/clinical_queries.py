@@ -381,14 +381,14 @@ FILTERS: dict[str, Clause] = {
         Words("grouped", "tw"),
     ),
     # (relative[tiab] AND risk*[tiab]) OR relative risk[tw] OR risks[tw]
-    # OR cohort studies[MeSH:noexp] OR (cohort[tiab] AND study[tiab]) OR cohort studies[tiab]
+    # OR cohort studies[MeSH:noexp] OR (cohort[tiab] AND study[tiab]) OR (cohort[tiab] AND studies[tiab])
     "etiology_narrow": _any(
         _all(*_tiab("relative", "risk*")),
         Words("relative risk", "tw"),
         Words("risks", "tw"),
         Mesh("cohort studies", explode=False),
         _all(*_tiab("cohort", "study")),
-        Words("cohort studies"),
+        _all(*_tiab("cohort", "studies")),
     ),
     # predict*[tiab] OR predictive value of tests[mh] OR score[tiab] OR scores[tiab]
     # OR scoring system[tiab] OR scoring systems[tiab] OR observ*[tiab] OR observer variation[mh]

@@ -124,6 +124,7 @@ CASES: list[tuple[str, list[RecordFields], list[RecordFields]]] = [
             rec("Smoking", "Risks of cancer."),
             rec("Smoking", "", mesh=("Cohort Studies",)),
             rec("Smoking", "A cohort study in Denmark."),
+            rec("Smoking", "Studies of one Danish cohort."),  # cohort[tiab] AND studies[tiab], apart
         ],
         [NEUTRAL, rec("Smoking", "", mesh=("Prospective Studies",)), rec("Smoking risk", "Two groups.")],
     ),
