@@ -20,3 +20,14 @@ def stop_when_a_service_is_missing(**_: Any) -> None:
     from evidence_portal.preflight import exit_on_problems
 
     exit_on_problems("Celery worker")
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def scrub_query_text_from_worker_logs(logger: Any, **_: Any) -> None:
+    """The handlers a worker sets up drop query text as the web processes' handlers do."""
+    from evidence_portal.privacy import QueryScrubFilter
+
+    for handler in logger.handlers:
+        if not any(isinstance(f, QueryScrubFilter) for f in handler.filters):
+            handler.addFilter(QueryScrubFilter())

@@ -148,3 +148,28 @@ def test_purge_runs_daily_from_the_beat_schedule() -> None:
     assert schedule["task"] == "portal.purge_query_log" and schedule["schedule"] <= 24 * 3600
     celery_app.loader.import_default_modules()
     assert "portal.purge_query_log" in celery_app.tasks
+
+
+def test_a_worker_s_log_handlers_drop_query_text(tmp_path: Any) -> None:
+    """Celery sets up its own handlers at worker start (app.log.setup): they scrub like the web's."""
+    import subprocess
+
+    from tests.conftest import REPO_ROOT
+
+    script = (
+        "import logging\n"
+        "from celery.utils.log import get_task_logger\n"
+        "from evidence_portal.celery import app\n"
+        "app.log.setup(loglevel='INFO')\n"
+        "logging.getLogger('celery.worker').warning('GET /search?q=pregnant+16+year+old+HIV failed')\n"
+        "get_task_logger('alerts').warning('GET /api/v1/search?q=pregnant+16+year+old&level=rct failed')\n"
+    )
+    env = {key: value for key, value in __import__("os").environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", EVIDENCE_DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "/search?q=-" in output and "/api/v1/search?q=-&level=rct" in output, output
+    assert "pregnant" not in output
