@@ -243,11 +243,18 @@ def _rows(preppers: Sequence[tuple[str, Callable[[Any], Any] | None]], items: li
 
 
 def _insert(items: list[list[Any]], names: Sequence[str]) -> None:
+    """Insert the rows: PostgreSQL through COPY (one stream per batch), others by executemany."""
     preppers = _column_preppers(names)
     table = connection.ops.quote_name(EvidenceRecord._meta.db_table)
     columns = ", ".join(column for column, _ in preppers)
-    marks = ", ".join(["%s"] * len(preppers))
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The driver's own cursor; its errors become Django's (IntegrityError...) as the ORM's do.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in _rows(preppers, items):
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(preppers))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", _rows(preppers, items))
 
 

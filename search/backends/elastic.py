@@ -40,6 +40,7 @@ from search.documents import IndexDocument
 BULK_CHUNK = 500
 BULK_CHUNK_BYTES = 10 * 1024 * 1024
 MGET_CHUNK = 1000
+MERGE_TIMEOUT_SECONDS = 6 * 3600  # a force merge of a large generation before it goes live
 
 
 class ElasticsearchBackend(SearchBackend):
@@ -483,10 +484,21 @@ class ElasticsearchBackend(SearchBackend):
         return backend
 
     def switch_generation(self, generation: str) -> None:
-        """Point the read alias at ``generation`` in one atomic alias update; keep the previous
-        generation for rollback and drop older ones beyond ``keep_generations``."""
+        """Merge ``generation`` into one segment per shard, then point the read alias at it in one
+        atomic alias update; keep the previous generation for rollback and drop older ones beyond
+        ``keep_generations``.
+
+        The merge is what a bulk-built index needs before it serves: one HNSW graph per shard
+        instead of one per segment (100,000 documents: 30 segments, hybrid p95 under 8 clients
+        541 -> 219 ms; docs/deployment.md). Merging an index already merged returns at once."""
         if not generation.startswith(f"{self.prefix}-g") or not self._index_exists(generation):
             raise SearchBackendError(f"no generation {generation}")
+        self._call(
+            f"merging {generation}",
+            self.client.options(request_timeout=MERGE_TIMEOUT_SECONDS).indices.forcemerge,
+            index=generation,
+            max_num_segments=1,
+        )
         actions: list[dict[str, Any]] = [
             {"remove": {"index": old, "alias": self.read_alias}} for old in self._alias_indices() if old != generation
         ]
