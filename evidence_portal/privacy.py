@@ -123,10 +123,11 @@ class ScrubbingExceptionReporter(ExceptionReporter):
     def _values(self) -> tuple[str, ...]:
         return request_sensitive_values(self.request) if self.request is not None else ()
 
-    def get_traceback_text(self) -> str:
+    # Plain strings, not Django's SafeString: the scrubbed report is not marked safe again.
+    def get_traceback_text(self) -> str:  # type: ignore[override]
         return scrub_text(str(super().get_traceback_text()), self._values())
 
-    def get_traceback_html(self) -> str:
+    def get_traceback_html(self) -> str:  # type: ignore[override]
         return scrub_text(str(super().get_traceback_html()), self._values())
 
 
