@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,28 +86,30 @@ def watch(page: Any) -> PageWatch:
     return seen
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A desktop page; the test fails on a CSP violation or a request to a third party."""
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+@contextmanager
+def watched_page(browser: Any, **context_options: Any) -> Iterator[Any]:
+    """A page in a new browser context; fails on a CSP violation or a request to a third party."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.set_default_timeout(20_000)
     seen = watch(page)
     yield page
     context.close()
     seen.check()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desktop page; the test fails on a CSP violation or a request to a third party."""
+    with watched_page(browser, viewport=DESKTOP, accept_downloads=True) as desktop:
+        yield desktop
 
 
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
     """A phone-sized page; the test fails on a CSP violation or a request to a third party."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    seen = watch(page)
-    yield page
-    context.close()
-    seen.check()
+    with watched_page(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True) as phone:
+        yield phone
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, watch
+from tests.browser.conftest import DESKTOP, watched_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -90,13 +90,9 @@ def english_left(page: Any) -> list[str]:
 
 @pytest.fixture
 def zh_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    seen = watch(page)
-    yield page
-    context.close()
-    seen.check()
+    """A desktop page whose browser asks for Chinese."""
+    with watched_page(browser, viewport=DESKTOP, locale="zh-CN") as page:
+        yield page
 
 
 def test_main_pages_in_chinese_show_no_untranslated_english(zh_page: Any, site: tuple[str, dict]) -> None:
