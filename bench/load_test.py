@@ -199,8 +199,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--locust-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    think = [float(part) for part in args.think.split(",")] * 2
-    think = think[:2]
+    low, _, high = args.think.partition(",")
+    think = [float(low), float(high or low)]  # "0" is no think time at all
 
     if args.locust_child:
         spec = json.loads(Path(args.locust_child).read_text())

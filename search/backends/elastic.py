@@ -490,7 +490,7 @@ class ElasticsearchBackend(SearchBackend):
 
         The merge is what a bulk-built index needs before it serves: one HNSW graph per shard
         instead of one per segment (100,000 documents: 30 segments, hybrid p95 under 8 clients
-        541 -> 219 ms; docs/deployment.md). Merging an index already merged returns at once."""
+        541-686 -> 219-339 ms; docs/deployment.md). Merging an index already merged returns at once."""
         if not generation.startswith(f"{self.prefix}-g") or not self._index_exists(generation):
             raise SearchBackendError(f"no generation {generation}")
         self._call(
