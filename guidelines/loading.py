@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from guidelines.services import GuidelineCounts, guidelines_store
+from guidelines.services import GuidelineCounts, guideline_store_item
 from ingest.pubmed.files import iter_input_paths
 from records.types import ParseProblem
 
@@ -42,7 +42,7 @@ def load_guideline_paths(
             counts.problems.append(item)
             continue
         before = len(counts.changed_record_ids)
-        guidelines_store(items=[item], harvested_at=timezone.now(), counts=counts)
+        guideline_store_item(item=item, harvested_at=timezone.now(), counts=counts)
         pending.extend(counts.changed_record_ids[before:])
         if on_changed is not None and len(pending) >= HAND_OFF_EVERY:
             on_changed(pending)

@@ -413,15 +413,6 @@ def guideline_delete(*, deleted: DeletedGuideline, deleted_at: datetime) -> Stor
     return StoreResult(Outcome.DELETED, stored.pk, ids)
 
 
-def guidelines_store(
-    *, items: Sequence[ParsedGuideline | DeletedGuideline], harvested_at: datetime, counts: GuidelineCounts
-) -> GuidelineCounts:
-    """Store each parsed guideline or deletion (one transaction each); add to ``counts``."""
-    for item in items:
-        guideline_store_item(item=item, harvested_at=harvested_at, counts=counts)
-    return counts
-
-
 def guideline_store_item(
     *, item: ParsedGuideline | DeletedGuideline, harvested_at: datetime, counts: GuidelineCounts
 ) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from guidelines.models import Guideline
-from guidelines.services import GuidelineCounts, Outcome, guideline_delete, guideline_store, guidelines_store
+from guidelines.services import GuidelineCounts, Outcome, guideline_delete, guideline_store, guideline_store_item
 from ingest.guidelines.types import DeletedGuideline, ParsedGuideline, ParsedRecommendation
 from records.models import EvidenceRecord
 
@@ -158,9 +158,9 @@ def test_a_deleted_guideline_takes_its_records_out() -> None:
 
 
 def test_counts_add_up_over_a_batch() -> None:
-    counts = guidelines_store(
-        items=[lung_cancer(), lung_cancer(), DeletedGuideline("oai", "x")], harvested_at=WHEN, counts=GuidelineCounts()
-    )
+    counts = GuidelineCounts()
+    for item in [lung_cancer(), lung_cancer(), DeletedGuideline("oai", "x")]:
+        guideline_store_item(item=item, harvested_at=WHEN, counts=counts)
     assert (counts.read, counts.new, counts.unchanged, counts.deleted, counts.recommendations) == (3, 1, 1, 0, 4)
 
 
