@@ -185,6 +185,7 @@ SEARCH_BACKENDS = {
             "api_key": ELASTICSEARCH_API_KEY,
             "ca_certs": ELASTICSEARCH_CA_CERTS,
             "index_prefix": env_str("ELASTICSEARCH_INDEX_PREFIX", "evidence"),
+            "knn_candidate_factor": env_float("ELASTICSEARCH_KNN_CANDIDATE_FACTOR", 5.0),
         },
     },
 }

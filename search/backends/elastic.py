@@ -47,6 +47,7 @@ class ElasticsearchBackend(SearchBackend):
     """Options: url, api_key | username + password, ca_certs, index_prefix, shards, replicas,
     vector_dims (None: taken from the first vector), vector_index_type (hnsw | int8_hnsw),
     keep_generations (live + older ones kept for rollback, default 2), field_weights,
+    knn_candidate_factor (HNSW candidates explored per requested neighbour, default 5),
     request_timeout, max_retries, generation (pin this instance to one generation index)."""
 
     def __init__(self, alias: str, **options: Any) -> None:
@@ -63,6 +64,10 @@ class ElasticsearchBackend(SearchBackend):
         if self.vector_index_type not in q.VECTOR_INDEX_TYPES:
             raise ValueError(f"vector_index_type must be one of {', '.join(q.VECTOR_INDEX_TYPES)}")
         self.keep_generations = max(int(options.get("keep_generations") or 2), 1)
+        factor = options.get("knn_candidate_factor")
+        self.knn_candidate_factor = q.DEFAULT_CANDIDATE_FACTOR if factor is None else float(factor)
+        if self.knn_candidate_factor < 1:
+            raise ValueError("knn_candidate_factor must be at least 1")
         self._client: Elasticsearch | None = options.get("client")  # type: ignore[assignment]
         self._checked_indices: set[str] = set()
         # (model, dims) of the read target, cached briefly: the search service asks on every query.
@@ -328,10 +333,8 @@ class ElasticsearchBackend(SearchBackend):
         built = q.lexical_query(query, filters, self.field_weights)
         if built is None or limit <= 0:
             return []
-        response = self._search(
-            "a text search", query=built, size=limit, source=False, docvalue_fields=["doc_id"], track_total_hits=False
-        )
-        return [Hit(h["_id"], float(h["_score"])) for h in response["hits"]["hits"]]
+        response = self._search("a text search", query=built, size=limit, track_total_hits=False, **q.IDS_ONLY)
+        return [Hit(q.hit_doc_id(h), float(h["_score"])) for h in response["hits"]["hits"]]
 
     def vector_search(self, vector: Sequence[float], *, filters: SearchFilters, limit: int) -> list[Hit]:
         if limit <= 0:
@@ -343,12 +346,12 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchBackendError(f"query vector has {len(vector)} dims, the index holds {space[1]}")
         response = self._search(
             "a vector search",
-            knn=q.knn_clause(vector, filters, limit),
+            knn=q.knn_clause(vector, filters, limit, candidate_factor=self.knn_candidate_factor),
             size=limit,
-            source=False,
             track_total_hits=False,
+            **q.IDS_ONLY,
         )
-        return [Hit(h["_id"], q.cosine_from_score(h["_score"])) for h in response["hits"]["hits"]]
+        return [Hit(q.hit_doc_id(h), q.cosine_from_score(h["_score"])) for h in response["hits"]["hits"]]
 
     def search_page(
         self, query: LexicalQuery, *, filters: SearchFilters, size: int, search_after: list[Any] | None = None
@@ -358,12 +361,12 @@ class ElasticsearchBackend(SearchBackend):
         built = q.lexical_query(query, filters, self.field_weights)
         if built is None or size <= 0:
             return [], None
-        body: dict[str, Any] = {"query": built, "size": size, "source": False, "sort": ["_score", {"doc_id": "asc"}]}
+        body: dict[str, Any] = {"query": built, "size": size, "sort": ["_score", {"doc_id": "asc"}], **q.IDS_ONLY}
         if search_after:
             body["search_after"] = search_after
         hits = self._search("a paged text search", **body)["hits"]["hits"]
         cursor = hits[-1]["sort"] if len(hits) == size else None
-        return [Hit(h["_id"], float(h["_score"])) for h in hits], cursor
+        return [Hit(q.hit_doc_id(h), float(h["_score"])) for h in hits], cursor
 
     def highlights(self, query: LexicalQuery, doc_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
         """Return Elasticsearch's highlighted fragments ``{doc_id: {field: [html...]}}`` (the

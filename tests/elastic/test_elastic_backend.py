@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 
 from search.backends.base import LexicalQuery, SearchBackendError, SearchFilters
 from search.backends.elastic import ElasticsearchBackend
+from search.backends.elastic_queries import MAX_NUM_CANDIDATES, knn_clause
 from search.documents import IndexDocument
 from tests.elastic.conftest import make_backend
 from tests.search.backend_contract import MODEL, unit
@@ -145,3 +146,20 @@ def test_rebuild_under_a_concurrent_query_loop_never_fails_a_search(es_backend: 
     assert len(counts) > 5
     assert set(counts) <= {200, 300}  # each search saw one whole generation, never a half-built one
     assert counts[-1] == 300
+
+
+def test_knn_candidates_scale_with_the_factor_within_bounds() -> None:
+    vector = [1.0, 0.0]
+    assert knn_clause(vector, SearchFilters(), 200, candidate_factor=3)["num_candidates"] == 600
+    assert knn_clause(vector, SearchFilters(), 5, candidate_factor=3)["num_candidates"] == 100
+    assert knn_clause(vector, SearchFilters(), 2000, candidate_factor=10)["num_candidates"] == MAX_NUM_CANDIDATES
+
+
+def test_the_smallest_candidate_factor_still_finds_the_nearest(es_url: str, es_prefix: str) -> None:
+    backend = make_backend(es_url, es_prefix, knn_candidate_factor=1)
+    docs = [doc(f"v:{i}", f"Doc {i}", vector=unit(384, (i, 1.0), (i + 1, 0.3)), vector_model=MODEL) for i in range(20)]
+    backend.index_documents(docs)
+    hits = backend.vector_search(unit(384, (7, 1.0), (8, 0.3)), filters=SearchFilters(), limit=3)
+    assert hits[0].doc_id == "v:7" and len(hits) == 3
+    with pytest.raises(ValueError, match="knn_candidate_factor"):
+        make_backend(es_url, es_prefix, knn_candidate_factor=0.5)
