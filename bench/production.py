@@ -15,7 +15,7 @@
    index sizes. ``--knn-factors 10,3`` measures Elasticsearch once per kNN candidate factor.
 
     .venv/bin/python bench/production.py [--records 100000] [--clients 8] [--es-url URL]
-        [--knn-factors 10] [--vector-index hnsw|int8_hnsw] [--json]
+        [--knn-factors F,F...] [--vector-index hnsw|int8_hnsw] [--json]
 
 Without --es-url it starts the test node (tests/es_node). Results: docs/deployment.md.
 """
@@ -206,6 +206,7 @@ def measure_search(records: int, args: argparse.Namespace, tmp: Path) -> list[di
     from bench.elastic_bench import corpus_batches
     from search.backends.base import SearchFilters
     from search.backends.elastic import ElasticsearchBackend
+    from search.backends.elastic_queries import DEFAULT_CANDIDATE_FACTOR
     from search.backends.embedded import EmbeddedBackend
     from search.embeddings import document_text, get_embedder
     from search.query import parse_request
@@ -252,7 +253,7 @@ def measure_search(records: int, args: argparse.Namespace, tmp: Path) -> list[di
                 merge_s = time.perf_counter() - started
             assert backend.count(filters=SearchFilters()) == records
             stacked = np.vstack(corpus_vectors)
-            factors = [None] if name == "embedded" else args.knn_factors
+            factors = [None] if name == "embedded" else args.knn_factors or [DEFAULT_CANDIDATE_FACTOR]
             for factor in factors:
                 if factor is not None:
                     backend.knn_candidate_factor = factor
@@ -324,8 +325,9 @@ def main() -> None:
     parser.add_argument(
         "--knn-factors",
         type=lambda text: [float(x) for x in text.split(",")],
-        default=[10.0],
-        help="Elasticsearch kNN candidates per neighbour to compare, e.g. 10,5,2 (each: latency and recall)",
+        default=None,
+        help="Elasticsearch kNN candidates per neighbour to compare, e.g. 10,5,2 (each: latency and recall;"
+        " default: the backend's own factor)",
     )
     parser.add_argument("--phases", default="load,search,embed")
     parser.add_argument("--embed-texts", type=int, default=256, help="texts of the one-core embedding phase")
