@@ -15,7 +15,7 @@
    index sizes. ``--knn-factors 10,3`` measures Elasticsearch once per kNN candidate factor.
 
     .venv/bin/python bench/production.py [--records 100000] [--clients 8] [--es-url URL]
-        [--knn-factors F,F...] [--vector-index hnsw|int8_hnsw] [--json]
+        [--knn-factors F,F...] [--vector-index hnsw|int8_hnsw] [--es-heap 1g] [--json]
 
 Without --es-url it starts the test node (tests/es_node). Results: docs/deployment.md.
 """
@@ -124,6 +124,7 @@ def measure_loads(records: int, data: Path, tmp: Path) -> list[dict[str, Any]]:
     source = tmp / "replicated.xml.gz"
     write_scale_file(data, source, records)
     rows = [run_load(f"sqlite:///{tmp / 'sqlite' / 'bench.sqlite3'}", source, _folder(tmp / "sqlite"))]
+    progress(rows[-1])
     cluster = tmp / "pg"
     line = subprocess.run(
         ["bash", str(REPO / "scripts" / "pg_cluster.sh"), "start", str(cluster)],
@@ -133,9 +134,15 @@ def measure_loads(records: int, data: Path, tmp: Path) -> list[dict[str, Any]]:
     ).stdout.strip()
     try:
         rows.append(run_load(line.split("=", 1)[1], source, _folder(tmp / "postgresql")))
+        progress(rows[-1])
     finally:
         subprocess.run(["bash", str(REPO / "scripts" / "pg_cluster.sh"), "stop", str(cluster)], check=False)
     return rows
+
+
+def progress(row: dict[str, Any]) -> None:
+    """Print one measured row to stderr as soon as it exists: a long run that fails later keeps it."""
+    print(f"[{time.strftime('%H:%M:%S')}] {json.dumps(row)}", file=sys.stderr, flush=True)
 
 
 def _folder(path: Path) -> Path:
@@ -225,7 +232,7 @@ def measure_search(records: int, args: argparse.Namespace, tmp: Path) -> list[di
     if not url:
         from tests.elastic.node import NodeProcess
 
-        node = NodeProcess()
+        node = NodeProcess(heap=args.es_heap)
         url = node.start()
     rows = []
     try:
@@ -251,6 +258,7 @@ def measure_search(records: int, args: argparse.Namespace, tmp: Path) -> list[di
                 started = time.perf_counter()
                 backend.switch_generation(backend.live_generation())
                 merge_s = time.perf_counter() - started
+            progress({"backend": name, "indexed": records, "load_s": load_s, "merge_s": merge_s})
             assert backend.count(filters=SearchFilters()) == records
             stacked = np.vstack(corpus_vectors)
             factors = [None] if name == "embedded" else args.knn_factors or [DEFAULT_CANDIDATE_FACTOR]
@@ -271,6 +279,7 @@ def measure_search(records: int, args: argparse.Namespace, tmp: Path) -> list[di
                         **recall,
                     }
                 )
+                progress(rows[-1])
             if name == "embedded":
                 size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
             else:
@@ -321,6 +330,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="times each client runs every query")
     parser.add_argument("--es-url", default=os.environ.get("ELASTICSEARCH_URL"))
+    parser.add_argument("--es-heap", default="1g", help="heap of the test node started without --es-url")
     parser.add_argument("--vector-index", default="hnsw", choices=["hnsw", "int8_hnsw"])
     parser.add_argument(
         "--knn-factors",
