@@ -117,14 +117,15 @@ def run_load(database_url: str, path: Path, workdir: Path) -> dict[str, Any]:
     )
     if out.returncode != 0:
         raise SystemExit(f"load into {database_url.split(':')[0]} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    progress(row)
+    return row
 
 
 def measure_loads(records: int, data: Path, tmp: Path) -> list[dict[str, Any]]:
     source = tmp / "replicated.xml.gz"
     write_scale_file(data, source, records)
     rows = [run_load(f"sqlite:///{tmp / 'sqlite' / 'bench.sqlite3'}", source, _folder(tmp / "sqlite"))]
-    progress(rows[-1])
     cluster = tmp / "pg"
     line = subprocess.run(
         ["bash", str(REPO / "scripts" / "pg_cluster.sh"), "start", str(cluster)],
@@ -134,7 +135,6 @@ def measure_loads(records: int, data: Path, tmp: Path) -> list[dict[str, Any]]:
     ).stdout.strip()
     try:
         rows.append(run_load(line.split("=", 1)[1], source, _folder(tmp / "postgresql")))
-        progress(rows[-1])
     finally:
         subprocess.run(["bash", str(REPO / "scripts" / "pg_cluster.sh"), "stop", str(cluster)], check=False)
     return rows
