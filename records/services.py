@@ -17,6 +17,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from records.models import EvidenceRecord
@@ -186,19 +187,26 @@ def _latest_per_source_id(parsed: Sequence[ParsedRecord]) -> dict[tuple[str, str
 
 
 def _existing(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Return the stored rows for ``keys`` (one query per source and chunk of ids)."""
-    by_source: dict[str, list[str]] = {}
-    for source, source_id in keys:
-        by_source.setdefault(source, []).append(source_id)
+    """Return the stored rows for ``keys`` (one query per chunk of keys).
+
+    Looked up by ``uid`` ("source:source_id", its own unique index): PostgreSQL, before the
+    table's first ANALYZE, answered ``source = ... AND source_id IN (...)`` by scanning every row
+    of the source through the two-column index (0.6 ms at the first batch, 100 ms per lookup
+    by 100,000 rows); the uid lookup stays near 1 ms.
+    """
+    uids = [f"{source}:{source_id}" for source, source_id in keys]
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for source, source_ids in by_source.items():
-        for start in range(0, len(source_ids), _IN_CHUNK):
-            rows = EvidenceRecord.objects.filter(
-                source=source, source_id__in=source_ids[start : start + _IN_CHUNK]
-            ).values("id", "source", "source_id", "content_hash", "source_version", "version", "deleted_at")
-            for row in rows:
-                found[(row["source"], row["source_id"])] = dict(row)
+    for start in range(0, len(uids), _IN_CHUNK):
+        for row in stored_rows(uids[start : start + _IN_CHUNK]):
+            found[(row["source"], row["source_id"])] = dict(row)
     return found
+
+
+def stored_rows(uids: Sequence[str]) -> QuerySet[EvidenceRecord, Any]:
+    """The upsert's view of the stored records with these uids (at most ``_IN_CHUNK`` of them)."""
+    return EvidenceRecord.objects.filter(uid__in=uids).values(
+        "id", "source", "source_id", "content_hash", "source_version", "version", "deleted_at"
+    )
 
 
 def _column_preppers(names: Sequence[str]) -> list[tuple[str, Callable[[Any], Any] | None]]:
