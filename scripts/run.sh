@@ -57,7 +57,8 @@ for stale in "$worker_pidfile" "$web_pidfile"; do
     rm -f "$stale"
   fi
 done
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 
 # REMAP_SIGTERM=SIGQUIT: a plain SIGTERM to the worker (systemd, docker stop) is a cold shutdown too.
 REMAP_SIGTERM=SIGQUIT setsid .venv/bin/celery -A evidence_portal worker --beat \
@@ -82,4 +83,12 @@ $PY manage.py enqueue_backfill >/dev/null || echo "warning: could not enqueue th
 $PY manage.py train_design_classifier --if-missing --enqueue >/dev/null \
   || echo "warning: could not enqueue the design classifier training" >&2
 echo "Evidence Portal is running at http://$HOST:$PORT/ (Ctrl-C to stop)"
-wait -n "$worker_pid" "$web_pid"
+# Until Ctrl-C or until either server exits. A one-second wait in a loop rather than one
+# `wait -n` on both servers: bash 5.2 was seen to sit in `wait -n` with the SIGINT trap pending
+# until a server died; here a pending trap runs within a second whatever the wait did.
+while kill -0 "$worker_pid" 2>/dev/null && kill -0 "$web_pid" 2>/dev/null; do
+  sleep 1 &
+  wait $!
+done
+echo "a server stopped on its own: stopping the other (logs in $EVIDENCE_DATA_DIR)" >&2
+exit 1

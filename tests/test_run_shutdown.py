@@ -138,3 +138,24 @@ def test_ctrl_c_stops_every_process_and_a_second_start_finds_no_old_worker(share
         text = path.read_text(errors="replace")
         for word in ("pregnant", "16 year", "16+year"):
             assert word not in text, f"{path.name} holds query text: {word}"
+
+
+@pytest.mark.integration
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_a_web_server_that_dies_stops_the_worker_and_run_sh_exits_with_an_error(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "var"
+    server = _start(_env(shared_data, data_dir, free_port()), tmp_path / "run.log")
+    try:
+        worker = _group_members(data_dir / "worker.pid")
+        os.killpg(int((data_dir / "web.pid").read_text()), signal.SIGKILL)
+        assert server.wait(timeout=STOP_WITHIN + 5) == 1
+        assert not _alive(worker), [process.cmdline() for process in _alive(worker)]
+        assert "a server stopped on its own" in (tmp_path / "run.log").read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.killpg(int((data_dir / "worker.pid").read_text()), signal.SIGKILL)
+        if server.poll() is None:
+            server.kill()
