@@ -83,12 +83,6 @@ $PY manage.py enqueue_backfill >/dev/null || echo "warning: could not enqueue th
 $PY manage.py train_design_classifier --if-missing --enqueue >/dev/null \
   || echo "warning: could not enqueue the design classifier training" >&2
 echo "Evidence Portal is running at http://$HOST:$PORT/ (Ctrl-C to stop)"
-# Until Ctrl-C or until either server exits. A one-second wait in a loop rather than one
-# `wait -n` on both servers: bash 5.2 was seen to sit in `wait -n` with the SIGINT trap pending
-# until a server died; here a pending trap runs within a second whatever the wait did.
-while kill -0 "$worker_pid" 2>/dev/null && kill -0 "$web_pid" 2>/dev/null; do
-  sleep 1 &
-  wait $!
-done
+wait -n "$worker_pid" "$web_pid" || true
 echo "a server stopped on its own: stopping the other (logs in $EVIDENCE_DATA_DIR)" >&2
 exit 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,20 @@ def redis_url() -> str:
     if not url:
         pytest.skip("REDIS_TEST_URL is not set: run the suite with `make test`")
     return url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the processes the tests start the stop signals a terminal would deliver.
+
+    A suite started as a background job of a non-interactive shell (``nohup … &``) inherits
+    SIGHUP, SIGINT and SIGQUIT ignored, and so does every process it starts: ``make run`` could
+    not trap Ctrl-C and a Celery pool child would outlive its worker's cold shutdown, failing the
+    shutdown tests for a reason the product does not have."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for stop in (signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(stop) is signal.SIG_IGN:
+            signal.signal(stop, signal.SIG_DFL)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
